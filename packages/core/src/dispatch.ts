@@ -1,0 +1,57 @@
+import type { BufferView } from './backend.js';
+import type { DType } from './dtype.js';
+import { assertDType } from './dtype.js';
+import { MinnowError } from './errors.js';
+import { PRIMITIVES, type KernelOp, type PrimitiveAttrs } from './ops/table.js';
+import { contiguousStrides, sizeOf } from './shape.js';
+import { Storage, Tensor } from './tensor.js';
+
+/**
+ * The one road from an op to a backend kernel: checks that operands are alive and share a backend,
+ * allocates the output, runs the kernel, and wraps the result. Op wrappers (ops/primitives.ts) own
+ * each primitive's shape and dtype rules and hand this function views already broadcast.
+ */
+export function runKernel<K extends KernelOp>(
+  op: K,
+  inputs: readonly Tensor[],
+  attrs: PrimitiveAttrs[K],
+  output: { shape: readonly number[]; dtype: DType },
+  views?: readonly BufferView<unknown>[],
+): Tensor {
+  const spec = PRIMITIVES[op];
+  if (inputs.length !== spec.arity) {
+    throw new MinnowError('INTERNAL', `${op}: expected ${spec.arity} inputs, got ${inputs.length}`);
+  }
+  const backend = sameBackend(op, inputs);
+  assertDType(op, inputs[0].dtype, spec.dtypes);
+  const inputViews = views ?? inputs.map((t) => t.view());
+  for (const t of inputs) if (t.isDisposed) t.view(); // throws DISPOSED naming the tensor
+  const storage = Storage.allocate(backend, output.dtype, sizeOf(output.shape));
+  const outView: BufferView<unknown> = {
+    buffer: storage.buffer,
+    dtype: output.dtype,
+    shape: output.shape,
+    strides: contiguousStrides(output.shape),
+    offset: 0,
+  };
+  try {
+    backend.kernels[op](inputViews, outView, attrs);
+  } catch (error) {
+    backend.free(storage.buffer);
+    throw error;
+  }
+  return new Tensor(storage, output.shape);
+}
+
+function sameBackend(op: string, inputs: readonly Tensor[]) {
+  const backend = inputs[0].backend;
+  for (const t of inputs) {
+    if (t.backend !== backend) {
+      throw new MinnowError(
+        'BACKEND_MISMATCH',
+        `${op}: operands live on backends "${backend.name}" and "${t.backend.name}"; move one with await tensor.to("${backend.name}")`,
+      );
+    }
+  }
+  return backend;
+}

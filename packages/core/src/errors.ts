@@ -1,0 +1,34 @@
+/**
+ * Every failure a user can cause is a MinnowError with a stable `code`. Codes are part of the public
+ * API: tests and callers match on them, so never rename one.
+ */
+export type MinnowErrorCode =
+  | 'SHAPE_MISMATCH' // shapes that cannot be combined (broadcast, matmul, concat ...)
+  | 'INVALID_SHAPE' // a shape that is malformed in itself (negative dim, wrong element count)
+  | 'DTYPE_MISMATCH' // operands whose dtypes cannot be combined
+  | 'UNSUPPORTED_DTYPE' // an op that does not accept this dtype at all
+  | 'INVALID_ARGUMENT' // an attribute or option with a bad value
+  | 'OUT_OF_RANGE' // an axis, index or slice bound outside the tensor
+  | 'DISPOSED' // use of a tensor after dispose()
+  | 'BACKEND_NOT_INITIALIZED' // a backend that is registered but was not `await init(name)`ed
+  | 'UNKNOWN_BACKEND' // a backend name nobody registered
+  | 'BACKEND_MISMATCH' // operands that live on different backends
+  | 'SYNC_READ_UNSUPPORTED' // dataSync() on a backend that can only read asynchronously
+  | 'ASYNC_IN_SCOPE' // scope(fn) given an async function
+  | 'LEAK' // tensors left alive by code that promised not to leave any
+  | 'INTERNAL'; // a bug in minnow: please report it
+
+export class MinnowError extends Error {
+  readonly code: MinnowErrorCode;
+
+  constructor(code: MinnowErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MinnowError';
+    this.code = code;
+  }
+}
+
+/** Formats a shape the way every message shows it: `[2,3,4]`. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}

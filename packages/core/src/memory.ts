@@ -1,0 +1,107 @@
+import { MinnowError } from './errors.js';
+
+/**
+ * Tensors on WASM and GPU backends hold memory the garbage collector cannot see, so minnow counts
+ * live tensors and offers scopes that dispose what a function created.
+ */
+
+export interface Disposable {
+  readonly isDisposed: boolean;
+  dispose(): void;
+}
+
+const live = new Set<Disposable>();
+const scopes: Set<Disposable>[] = [];
+
+/** Called by Tensor's constructor: the tensor is alive and belongs to the innermost scope. */
+export function trackTensor(t: Disposable): void {
+  live.add(t);
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Called by Tensor.dispose(). */
+export function untrackTensor(t: Disposable): void {
+  live.delete(t);
+}
+
+export function liveTensors(): number {
+  return live.size;
+}
+
+/**
+ * Runs `fn` and disposes every tensor created inside it except those in its result (a tensor, or
+ * tensors anywhere in returned arrays and plain objects) and those passed to `keep`. Kept tensors
+ * move to the enclosing scope. `fn` must be synchronous: an async function would let its tensors
+ * escape the scope, so it is refused.
+ */
+export function scope<T>(fn: () => T): T {
+  const own = new Set<Disposable>();
+  scopes.push(own);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    scopes.pop();
+    for (const t of own) if (!t.isDisposed) t.dispose();
+    throw error;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const t of own) if (!t.isDisposed) t.dispose();
+    throw new MinnowError('ASYNC_IN_SCOPE', 'scope(fn): fn returned a Promise; scopes are synchronous (await outside, or dispose tensors yourself)');
+  }
+  const kept = new Set<Disposable>();
+  collectDisposables(result, kept, 0);
+  const parent = scopes[scopes.length - 1];
+  for (const t of own) {
+    if (kept.has(t) || keptForever.has(t)) parent?.add(t);
+    else if (!t.isDisposed) t.dispose();
+  }
+  return result;
+}
+
+const keptForever = new WeakSet<Disposable>();
+
+/** Exempts a tensor from every enclosing scope; the caller disposes it. */
+export function keep<T extends Disposable>(t: T): T {
+  keptForever.add(t);
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collectDisposables(value: unknown, into: Set<Disposable>, depth: number): void {
+  if (depth > 8 || value === null || typeof value !== 'object') return;
+  if (isDisposable(value)) {
+    into.add(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectDisposables(v, into, depth + 1);
+    return;
+  }
+  if (value instanceof Map) {
+    for (const v of value.values()) collectDisposables(v, into, depth + 1);
+    return;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectDisposables(v, into, depth + 1);
+  }
+}
+
+function isDisposable(value: object): value is Disposable {
+  return live.has(value as Disposable) || ('dispose' in value && 'isDisposed' in value);
+}
+
+/**
+ * Runs `fn` and throws a LEAK error when it leaves more live tensors than it found. For tests and
+ * for users property-testing their own ops.
+ */
+export async function assertNoLeaks<T>(fn: () => T | Promise<T>): Promise<T> {
+  const before = liveTensors();
+  const result = await fn();
+  const after = liveTensors();
+  if (after !== before) {
+    throw new MinnowError('LEAK', `${after - before} tensor(s) leaked (live before: ${before}, after: ${after})`);
+  }
+  return result;
+}

@@ -1,0 +1,205 @@
+import type { Backend, BufferView } from './backend.js';
+import type { DType, TypedArray } from './dtype.js';
+import { MinnowError, formatShape } from './errors.js';
+import { trackTensor, untrackTensor } from './memory.js';
+import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
+import { getBackend } from './registry.js';
+
+/**
+ * A backend buffer shared by a tensor and all its views, freed when the last of them is disposed.
+ */
+export class Storage {
+  private refs = 0;
+
+  constructor(
+    readonly backend: Backend,
+    readonly buffer: unknown,
+    readonly dtype: DType,
+    readonly length: number,
+  ) {}
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.backend.free(this.buffer);
+  }
+
+  static allocate(backend: Backend, dtype: DType, length: number): Storage {
+    return new Storage(backend, backend.allocate(dtype, length), dtype, length);
+  }
+}
+
+/** Nested JS arrays as `array()` returns them and `tensor()` accepts them. */
+export type NestedArray = number | boolean | NestedArray[];
+
+let nextId = 0;
+
+/**
+ * An n-dimensional array on one backend: a strided view (shape, strides, offset) over a Storage.
+ * Ops never mutate a tensor; views share storage and cost no copy.
+ */
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  readonly storage: Storage;
+  private disposed = false;
+
+  constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
+    this.storage = storage;
+    this.dtype = storage.dtype;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.offset = offset;
+    storage.retain();
+    trackTensor(this);
+  }
+
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** True when the elements lie in row-major order with no gaps (the offset may be non-zero). */
+  get isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  /** The buffer view kernels receive. Throws DISPOSED on a disposed tensor. */
+  view(): BufferView<unknown> {
+    this.assertAlive('use');
+    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    untrackTensor(this);
+    this.storage.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** The elements in row-major order, as a new typed array of the tensor's dtype (bool as 0/1 bytes). */
+  async data(): Promise<TypedArray> {
+    this.assertAlive('data');
+    if (this.coversStorage()) return this.backend.read(this.storage.buffer);
+    const dense = this.materialize();
+    try {
+      return await this.backend.read(dense);
+    } finally {
+      this.backend.free(dense);
+    }
+  }
+
+  /** Like data(), synchronously; SYNC_READ_UNSUPPORTED on backends that can only read asynchronously. */
+  dataSync(): TypedArray {
+    this.assertAlive('dataSync');
+    const readSync = this.backend.readSync;
+    if (!readSync) {
+      throw new MinnowError('SYNC_READ_UNSUPPORTED', `dataSync: backend "${this.backend.name}" reads asynchronously; use await tensor.data()`);
+    }
+    if (this.coversStorage()) return readSync(this.storage.buffer);
+    const dense = this.materialize();
+    try {
+      return readSync(dense);
+    } finally {
+      this.backend.free(dense);
+    }
+  }
+
+  /** Nested arrays of numbers (booleans for bool tensors); a scalar for rank 0. */
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape, this.dtype === 'bool');
+  }
+
+  arraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape, this.dtype === 'bool');
+  }
+
+  /** The single element of a size-1 tensor. */
+  async item(): Promise<number> {
+    this.assertSizeOne();
+    return (await this.data())[0];
+  }
+
+  itemSync(): number {
+    this.assertSizeOne();
+    return this.dataSync()[0];
+  }
+
+  /** A copy of this tensor on another backend: minnow's platform conversion. The source stays alive. */
+  async to(backendName: string): Promise<Tensor> {
+    this.assertAlive('to');
+    const target = getBackend(backendName);
+    const values = await this.data();
+    const storage = Storage.allocate(target, this.dtype, values.length);
+    target.write(storage.buffer, values);
+    return new Tensor(storage, this.shape);
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}${formatShape(this.shape)} on ${this.backend.name}${this.disposed ? ', disposed' : ''})`;
+  }
+
+  private assertAlive(what: string): void {
+    if (this.disposed) {
+      throw new MinnowError('DISPOSED', `${what}: tensor #${this.id} ${this.dtype}${formatShape(this.shape)} was disposed`);
+    }
+  }
+
+  private assertSizeOne(): void {
+    if (this.size !== 1) {
+      throw new MinnowError('INVALID_SHAPE', `item: tensor of shape ${formatShape(this.shape)} has ${this.size} elements, not 1`);
+    }
+  }
+
+  private coversStorage(): boolean {
+    return this.offset === 0 && this.size === this.storage.length && isContiguous(this.shape, this.strides);
+  }
+
+  /** A fresh dense buffer holding this view's elements, through the backend's copy (cast) kernel. */
+  private materialize(): unknown {
+    const backend = this.backend;
+    const buffer = backend.allocate(this.dtype, this.size);
+    const output: BufferView<unknown> = { buffer, dtype: this.dtype, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 };
+    try {
+      backend.kernels.cast([this.view()], output, { dtype: this.dtype });
+    } catch (error) {
+      backend.free(buffer);
+      throw error;
+    }
+    return buffer;
+  }
+}
+
+function nest(values: TypedArray, shape: readonly number[], asBool: boolean): NestedArray {
+  const at = (i: number): number | boolean => (asBool ? values[i] !== 0 : values[i]);
+  if (shape.length === 0) return at(0);
+  const build = (dim: number, base: number): NestedArray[] => {
+    const out: NestedArray[] = [];
+    const stride = sizeOf(shape.slice(dim + 1));
+    for (let i = 0; i < shape[dim]; i++) {
+      out.push(dim === shape.length - 1 ? at(base + i) : build(dim + 1, base + i * stride));
+    }
+    return out;
+  };
+  return build(0, 0);
+}
