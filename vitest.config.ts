@@ -9,6 +9,7 @@ export default defineConfig({
     alias: {
       '@minnow/core': src('core'),
       '@minnow/backend-js': src('backend-js'),
+      '@minnow/onnx': src('onnx'),
       '@minnow/cli': src('cli'),
     },
   },

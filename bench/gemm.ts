@@ -1,0 +1,115 @@
+import { fromArray, matmul, Random } from '@minnow/core';
+import { ELEM, singleNodeModel } from './lib/onnx-models.js';
+import { timeIt, type Bench, type BenchContext } from './lib/harness.js';
+import { ortNode, ortWeb, tfjs } from './lib/peers.js';
+
+/**
+ * Square float32 matrix products, single thread, for every minnow backend that is initialised and
+ * the peers. Every implementation is timed from resident inputs to a host-readable result.
+ */
+
+function randomMatrix(n: number, seed: number): Float32Array {
+  const rng = new Random(seed);
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < out.length; i++) out[i] = rng.uniform() * 2 - 1;
+  return out;
+}
+
+type Timer = (a: Float32Array, b: Float32Array, n: number) => Promise<number>;
+
+const IMPLEMENTATIONS: Record<string, Timer> = {
+  'minnow-js': async (a, b, n) => {
+    const ta = fromArray(a, [n, n], { backend: 'js' });
+    const tb = fromArray(b, [n, n], { backend: 'js' });
+    try {
+      return await timeIt(() => {
+        const c = matmul(ta, tb);
+        c.dataSync();
+        c.dispose();
+      }, budget(n));
+    } finally {
+      ta.dispose();
+      tb.dispose();
+    }
+  },
+  'tfjs-cpu': (a, b, n) => timeTfjs('cpu', a, b, n),
+  'tfjs-wasm': (a, b, n) => timeTfjs('wasm', a, b, n),
+  'ort-node': async (a, b, n) => {
+    const ort = await ortNode();
+    const session = await ort.InferenceSession.create(matmulModel(n), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+    const feeds = { A: new ort.Tensor('float32', a, [n, n]), B: new ort.Tensor('float32', b, [n, n]) };
+    try {
+      return await timeIt(async () => {
+        const out = await session.run(feeds);
+        out.C.dispose?.();
+      }, budget(n));
+    } finally {
+      await session.release();
+    }
+  },
+  'ort-web': async (a, b, n) => {
+    const ort = await ortWeb();
+    const session = await ort.InferenceSession.create(matmulModel(n), { executionProviders: ['wasm'] });
+    const feeds = { A: new ort.Tensor('float32', a, [n, n]), B: new ort.Tensor('float32', b, [n, n]) };
+    try {
+      return await timeIt(() => session.run(feeds), budget(n));
+    } finally {
+      await session.release();
+    }
+  },
+};
+
+async function timeTfjs(backend: 'cpu' | 'wasm', a: Float32Array, b: Float32Array, n: number): Promise<number> {
+  const tf = await tfjs(backend);
+  const ta = tf.tensor2d(a, [n, n]);
+  const tb = tf.tensor2d(b, [n, n]);
+  try {
+    return await timeIt(() => {
+      const c = tf.matMul(ta, tb);
+      c.dataSync();
+      c.dispose();
+    }, budget(n));
+  } finally {
+    ta.dispose();
+    tb.dispose();
+  }
+}
+
+function matmulModel(n: number): Uint8Array {
+  return singleNodeModel('MatMul', [
+    { name: 'A', elemType: ELEM.float, shape: [n, n] },
+    { name: 'B', elemType: ELEM.float, shape: [n, n] },
+  ], [{ name: 'C', elemType: ELEM.float, shape: [n, n] }]);
+}
+
+/** Fewer, longer runs for big sizes so slow peers (tfjs-cpu at 1024: ~2 s a run) finish. */
+function budget(n: number): { warmup: number; minSeconds: number; minReps: number } {
+  return n >= 1024 ? { warmup: 1, minSeconds: 2, minReps: 2 } : { warmup: 2, minSeconds: 1, minReps: 3 };
+}
+
+export const bench: Bench = {
+  name: 'gemm',
+  title: 'gemm: square float32 matmul, single thread',
+  columns: ['impl', 'm', 'n', 'k', 'ms', 'gflops'],
+  method: [
+    'C = A x B with A, B uniform in [-1, 1), float32, n x n; each row is the median of repeated runs after warm-up.',
+    'Timed from resident inputs to a host-readable result: minnow and tfjs include dataSync(), onnxruntime includes session.run on the feeds.',
+    'Single thread everywhere: onnxruntime-node intraOpNumThreads=1, onnxruntime-web numThreads=1, tfjs-wasm setThreadsCount(1).',
+    'gflops = 2 n^3 / seconds / 1e9.',
+  ],
+  async run(ctx: BenchContext) {
+    const sizes = ctx.quick ? [128, 256] : [128, 256, 512, 1024];
+    for (const n of sizes) {
+      const a = randomMatrix(n, 1);
+      const b = randomMatrix(n, 2);
+      for (const [impl, time] of Object.entries(IMPLEMENTATIONS)) {
+        try {
+          const seconds = await time(a, b, n);
+          ctx.emit({ bench: 'gemm', impl, m: n, n, k: n, ms: seconds * 1000, gflops: (2 * n ** 3) / seconds / 1e9 });
+        } catch (error) {
+          ctx.note(`gemm ${impl} ${n}: skipped (${(error as Error).message})`);
+        }
+      }
+    }
+  },
+};

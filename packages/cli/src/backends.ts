@@ -1,0 +1,37 @@
+import { backendStatus, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
+import { jsBackend } from '@minnow/backend-js';
+
+/**
+ * The backends this build of minnow ships. Later backends (wasm, gpu) are added here; the CLI
+ * initialises each one it is asked about and reports what really runs.
+ */
+export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [jsBackend as BackendFactory];
+
+export function registerBuiltInBackends(): void {
+  for (const factory of BUILT_IN_BACKENDS) registerBackend(factory);
+}
+
+export interface BackendReport {
+  readonly name: string;
+  readonly available: boolean;
+  readonly info: BackendInfo | null;
+  /** Why the backend could not be initialised, when it could not. */
+  readonly error: string | null;
+  readonly default: boolean;
+}
+
+/** Tries to initialise every built-in backend and reports each honestly, failures included. */
+export async function probeBackends(): Promise<BackendReport[]> {
+  registerBuiltInBackends();
+  const reports: Omit<BackendReport, 'default'>[] = [];
+  for (const factory of BUILT_IN_BACKENDS) {
+    try {
+      const backend = await init(factory.name);
+      reports.push({ name: factory.name, available: true, info: backend.info(), error: null });
+    } catch (error) {
+      reports.push({ name: factory.name, available: false, info: null, error: (error as Error).message });
+    }
+  }
+  const isDefault = new Map(backendStatus().map((s) => [s.name, s.isDefault]));
+  return reports.map((r) => ({ ...r, default: isDefault.get(r.name) ?? false }));
+}
