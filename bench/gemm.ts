@@ -97,6 +97,20 @@ export const bench: Bench = {
     'Single thread everywhere: onnxruntime-node intraOpNumThreads=1, onnxruntime-web numThreads=1, tfjs-wasm setThreadsCount(1).',
     'gflops = 2 n^3 / seconds / 1e9.',
   ],
+  summary(rows) {
+    const lines: string[] = [];
+    const sizes = [...new Set(rows.map((r) => Number(r.n)))];
+    for (const n of sizes) {
+      const at = (impl: string): number | undefined => rows.find((r) => r.impl === impl && r.n === n)?.gflops as number | undefined;
+      const ratios = ['tfjs-cpu', 'tfjs-wasm', 'ort-node'].flatMap((peer) => {
+        const mine = at('minnow-js');
+        const theirs = at(peer);
+        return mine && theirs ? [`${(mine / theirs).toFixed(2)}x ${peer}`] : [];
+      });
+      if (ratios.length) lines.push(`- n=${n}: minnow-js runs at ${ratios.join(', ')}.`);
+    }
+    return lines.length ? ['Ratios (same run):', '', ...lines] : [];
+  },
   async run(ctx: BenchContext) {
     const sizes = ctx.quick ? [128, 256] : [128, 256, 512, 1024];
     for (const n of sizes) {

@@ -46,8 +46,10 @@ async function main(): Promise<number> {
       log(message);
     },
   });
-  if (!values.json) console.log(`\n${formatTable(bench.columns, rows)}`);
-  if (!values['no-write'] && !values.quick) writeResults(bench, rows, notes.map((n) => `Note: ${n}`));
+  const summary = bench.summary?.(rows) ?? [];
+  if (!values.json) console.log(`\n${formatTable(bench.columns, rows)}\n${summary.join('\n')}`);
+  else for (const line of summary) console.error(line);
+  if (!values['no-write'] && !values.quick) writeResults(bench, rows, [...summary, ...notes.map((n) => `Note: ${n}`)]);
   return 0;
 }
 

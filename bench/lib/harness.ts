@@ -21,6 +21,8 @@ export interface Bench {
   run(ctx: BenchContext): Promise<void>;
   /** Lines under the table in RESULTS.md: what was measured and how. */
   readonly method: readonly string[];
+  /** Ratios against the peers and targets, computed from this run's rows. */
+  summary?(rows: readonly Row[]): string[];
 }
 
 /**

@@ -1,11 +1,11 @@
-import { backendStatus, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
+import { backendStatus, eraseBufferType, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
 
 /**
  * The backends this build of minnow ships. Later backends (wasm, gpu) are added here; the CLI
  * initialises each one it is asked about and reports what really runs.
  */
-export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [jsBackend as BackendFactory];
+export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [eraseBufferType(jsBackend)];
 
 export function registerBuiltInBackends(): void {
   for (const factory of BUILT_IN_BACKENDS) registerBackend(factory);

@@ -18,7 +18,7 @@ export {
   type PrimitiveKind, type PrimitiveSpec, type QuantizeAttrs, type QuantizedType, type ViewOp,
 } from './ops/table.js';
 export {
-  backendStatus, defaultBackendName, getBackend, init, isInitialized, registerBackend, registeredBackends,
+  backendStatus, defaultBackendName, eraseBufferType, getBackend, init, isInitialized, registerBackend, registeredBackends,
   setDefaultBackend, shutdownBackend, type BackendStatus,
 } from './registry.js';
 export { assertNoLeaks, keep, liveTensors, scope } from './memory.js';

@@ -12,7 +12,16 @@ const ready = new Map<string, Backend>();
 const pending = new Map<string, Promise<Backend>>();
 let defaultName: string | null = null;
 
-export function registerBackend(factory: BackendFactory): void {
+/**
+ * Core only ever hands a backend buffers that backend allocated, so erasing the buffer type here is
+ * sound; it lets `Backend<Float32Array>` and `Backend<WasmBuffer>` live in one registry.
+ */
+export function eraseBufferType<Buf>(factory: BackendFactory<Buf>): BackendFactory {
+  return factory as unknown as BackendFactory;
+}
+
+export function registerBackend<Buf>(typedFactory: BackendFactory<Buf>): void {
+  const factory = eraseBufferType(typedFactory);
   const existing = factories.get(factory.name);
   if (existing && existing !== factory) {
     throw new MinnowError('INVALID_ARGUMENT', `registerBackend: a different backend named "${factory.name}" is already registered`);
@@ -25,7 +34,7 @@ export function registeredBackends(): string[] {
 }
 
 /** Initialises a backend (registering it first when given a factory) and returns it. Idempotent. */
-export async function init(backend: string | BackendFactory): Promise<Backend> {
+export async function init<Buf>(backend: string | BackendFactory<Buf>): Promise<Backend> {
   if (typeof backend !== 'string') registerBackend(backend);
   const name = typeof backend === 'string' ? backend : backend.name;
   const done = ready.get(name);
