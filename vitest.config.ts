@@ -5,18 +5,27 @@ const src = (pkg: string): string => fileURLToPath(new URL(`./packages/${pkg}/sr
 
 export default defineConfig({
   resolve: {
-    // Tests run against the TypeScript sources, not dist/, so no build is needed between edit and test.
+    // Tests run against the TypeScript sources, not dist/, so no build is needed between edit and test
+    // (the WASM builds under packages/backend-wasm/src/generated/ come from `npm run build`).
     alias: {
       '@minnow/core': src('core'),
       '@minnow/backend-js': src('backend-js'),
+      '@minnow/backend-wasm/node': fileURLToPath(new URL('./packages/backend-wasm/src/node.ts', import.meta.url)),
+      '@minnow/backend-wasm': src('backend-wasm'),
       '@minnow/onnx': src('onnx'),
       '@minnow/cli': src('cli'),
     },
   },
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/backend-wasm/**'] } },
+      // V8 11.3's baseline tier (Liftoff) and optimising tier (TurboFan) compile WASM separately and
+      // have disagreed on relaxed SIMD, so the WASM suites run under each tier on its own.
+      { extends: true, test: { name: 'wasm-liftoff', include: ['test/backend-wasm/**/*.test.ts'], execArgv: ['--liftoff', '--no-wasm-tier-up'] } },
+      { extends: true, test: { name: 'wasm-turbofan', include: ['test/backend-wasm/**/*.test.ts'], execArgv: ['--no-liftoff'] } },
+    ],
   },
 });

@@ -1,0 +1,3 @@
+// The one module both builds compile: every kernel file re-exported.
+export * from './elementwise';
+export * from './reduce';

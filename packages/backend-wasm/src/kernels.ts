@@ -1,0 +1,88 @@
+import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
+import { sizeOf } from '@minnow/core';
+import { collapseDims, padRank } from './layout.js';
+import type { KernelExports } from './module.js';
+import type { WasmBuffer } from './backend.js';
+
+/** What native kernels need from the backend: the module, memory, and argument/scratch space. */
+export interface NativeContext {
+  readonly exports: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  readonly descriptor: number;
+  /** Writes i32 values into the descriptor block and returns its address. */
+  writeDescriptor(values: readonly number[]): number;
+  /** A scratch block of at least `bytes`, reused across calls (allocating may grow memory). */
+  scratch(bytes: number): number;
+  allocateTemporary(bytes: number): number;
+  freeTemporary(ptr: number): void;
+  /** Byte address of a view's first element. */
+  address(view: BufferView<WasmBuffer>): number;
+}
+
+type View = BufferView<WasmBuffer>;
+/** A native kernel returns false when it does not handle these dtypes or layouts (the reference runs then). */
+type NativeKernel<K extends KernelOp> = (inputs: readonly View[], output: View, attrs: PrimitiveAttrs[K]) => boolean;
+export type NativeKernels = { [K in KernelOp]?: NativeKernel<K> };
+
+const UNARY = { neg: 0, abs: 1, sqrt: 2, floor: 3, round: 4, reciprocal: 5, exp: 6, log: 7, tanh: 8, sign: 9 } as const;
+const BINARY = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, cmplt: 7, cmpeq: 8 } as const;
+const REDUCE = { sum: 0, reduceMax: 1 } as const;
+
+/** The elementwise descriptor: 4 dims of shape, then 4 strides per operand. Null when it needs more than 4 dims. */
+function elementwiseDescriptor(ctx: NativeContext, output: View, inputs: readonly View[]): number | null {
+  const layout = padRank(collapseDims(output.shape, inputs.map((v) => v.strides)), 4);
+  if (!layout) return null;
+  return ctx.writeDescriptor([...layout.shape, ...layout.strides.flat()]);
+}
+
+export function nativeKernels(ctx: NativeContext): NativeKernels {
+  const { exports } = ctx;
+  const f32 = (...views: readonly View[]): boolean => views.every((v) => v.dtype === 'float32');
+
+  const unary = <K extends keyof typeof UNARY>(op: K): NativeKernel<K> => (inputs, output) => {
+    if (!f32(inputs[0])) return false;
+    const desc = elementwiseDescriptor(ctx, output, inputs);
+    if (desc === null) return false;
+    exports.unaryF32(UNARY[op], desc, ctx.address(inputs[0]), output.buffer.ptr);
+    return true;
+  };
+
+  const binary = <K extends keyof typeof BINARY>(op: K): NativeKernel<K> => (inputs, output) => {
+    if (!f32(inputs[0], inputs[1])) return false;
+    const desc = elementwiseDescriptor(ctx, output, inputs);
+    if (desc === null) return false;
+    exports.binaryF32(BINARY[op], desc, ctx.address(inputs[0]), ctx.address(inputs[1]), output.buffer.ptr);
+    return true;
+  };
+
+  const reduce = <K extends keyof typeof REDUCE>(op: K): NativeKernel<K> => (inputs, output, attrs) => {
+    const x = inputs[0];
+    if (!f32(x)) return false;
+    const outerDims = x.shape.map((_, d) => d).filter((d) => !attrs.axes.includes(d));
+    const outer = padRank(collapseDims(outerDims.map((d) => x.shape[d]), [outerDims.map((d) => x.strides[d])]), 3);
+    const inner = padRank(collapseDims(attrs.axes.map((d) => x.shape[d]), [attrs.axes.map((d) => x.strides[d])]), 3);
+    if (!outer || !inner) return false;
+    if (sizeOf(x.shape) === 0) return false; // empty inputs: the reference writes the identities
+    const desc = ctx.writeDescriptor([...outer.shape, ...outer.strides[0], ...inner.shape, ...inner.strides[0]]);
+    exports.reduceF32(REDUCE[op], desc, ctx.address(x), output.buffer.ptr);
+    return true;
+  };
+
+  const kernels: NativeKernels = {
+    neg: unary('neg'), abs: unary('abs'), sqrt: unary('sqrt'), floor: unary('floor'), round: unary('round'),
+    reciprocal: unary('reciprocal'), exp: unary('exp'), log: unary('log'), tanh: unary('tanh'), sign: unary('sign'),
+    add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), max: binary('max'), min: binary('min'),
+    pow: binary('pow'), cmplt: binary('cmplt'), cmpeq: binary('cmpeq'),
+    where: (inputs, output) => {
+      const [cond, a, b] = inputs;
+      if (!f32(a, b)) return false;
+      const desc = elementwiseDescriptor(ctx, output, inputs);
+      if (desc === null) return false;
+      exports.whereF32(desc, ctx.address(cond), ctx.address(a), ctx.address(b), output.buffer.ptr);
+      return true;
+    },
+    sum: reduce('sum'),
+    reduceMax: reduce('reduceMax'),
+  };
+  return kernels;
+}

@@ -1,0 +1,56 @@
+import { MinnowError } from '@minnow/core';
+
+/** The exports of the AssemblyScript module (assembly/index.ts), as the backend calls them. */
+export interface KernelExports {
+  unaryF32(op: number, desc: number, x: number, out: number): void;
+  binaryF32(op: number, desc: number, a: number, b: number, out: number): void;
+  whereF32(desc: number, cond: number, a: number, b: number, out: number): void;
+  reduceF32(op: number, desc: number, x: number, out: number): void;
+  gemmF32?(m: number, n: number, k: number, a: number, aRowStride: number, aColStride: number, b: number, bRowStride: number, bColStride: number, c: number, scratch: number): void;
+  gemmF32ScratchBytes?(m: number, n: number, k: number): number;
+  conv2dF32?(desc: number, x: number, w: number, out: number, scratch: number): void;
+  conv2dF32ScratchBytes?(desc: number): number;
+  gemmI8?(
+    m: number, n: number, k: number,
+    a: number, aRowStride: number, aColStride: number, aSigned: number, aZero: number, aZeroPerRow: number,
+    b: number, bRowStride: number, bColStride: number, bSigned: number, bZero: number, bZeroPerCol: number,
+    c: number, scratch: number,
+  ): void;
+  gemmI8ScratchBytes?(m: number, n: number, k: number): number;
+}
+
+export type WasmBuild = 'simd128' | 'relaxed-simd';
+
+/** Linear memory starts with 64 KiB for the module's own static data; the allocator owns the rest. */
+export const STATIC_RESERVE = 65536;
+
+export interface LoadedModule {
+  readonly build: WasmBuild;
+  readonly memory: WebAssembly.Memory;
+  readonly exports: KernelExports;
+}
+
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (typeof atob === 'function') {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+  throw new MinnowError('INTERNAL', 'wasm: no base64 decoder (atob) in this JavaScript engine');
+}
+
+export async function instantiate(build: WasmBuild, bytes: Uint8Array<ArrayBuffer>): Promise<LoadedModule> {
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  const imports = {
+    env: {
+      memory,
+      abort(_message: number, _file: number, line: number, column: number): never {
+        throw new MinnowError('INTERNAL', `wasm kernel aborted at ${line}:${column}`);
+      },
+    },
+  };
+  const module = await WebAssembly.compile(bytes);
+  const instance = await WebAssembly.instantiate(module, imports);
+  return { build, memory, exports: instance.exports as unknown as KernelExports };
+}

@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as m from '@minnow/core';
+import { type Tensor, liveTensors, scope } from '@minnow/core';
+import { WASM_BUILDS, initWasmBuilds } from './wasm-setup.js';
+
+/**
+ * Every primitive on both WASM builds against backend-js, on random shapes (empty, size 1, odd
+ * sizes that miss the SIMD width) and non-contiguous views. Tolerances: exact where both sides
+ * round once (+ - * / sqrt, comparisons, moves, integers); a few ulps for transcendental functions
+ * (AssemblyScript's Mathf vs JS Math); accumulation-length bounds for reductions and products.
+ */
+
+const backends = await initWasmBuilds();
+const SEED = 20261127;
+
+type ViewOp = { kind: 'none' } | { kind: 'permute'; axes: number[] } | { kind: 'slice'; starts: number[]; steps: number[] } | { kind: 'expand'; dim: number; size: number };
+
+/** A random shape (rank 0..4, dims 0..9) and a view transform applied to a base tensor. */
+const shapeArb = fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 0, maxLength: 4 });
+const viewArb = (rank: number): fc.Arbitrary<ViewOp> =>
+  rank === 0
+    ? fc.constant({ kind: 'none' } as ViewOp)
+    : fc.oneof(
+        fc.constant({ kind: 'none' } as ViewOp),
+        fc.shuffledSubarray([...Array(rank).keys()], { minLength: rank, maxLength: rank }).map((axes) => ({ kind: 'permute', axes }) as ViewOp),
+        fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: rank, maxLength: rank }), fc.array(fc.constantFrom(1, 2, -1), { minLength: rank, maxLength: rank }))
+          .map(([starts, steps]) => ({ kind: 'slice', starts, steps }) as ViewOp),
+        fc.tuple(fc.integer({ min: 0, max: rank - 1 }), fc.integer({ min: 0, max: 5 })).map(([dim, size]) => ({ kind: 'expand', dim, size }) as ViewOp),
+      );
+
+/** The shape a base tensor must have so that `view` produces a tensor of `shape`. */
+function applyView(t: Tensor, view: ViewOp): Tensor {
+  switch (view.kind) {
+    case 'none':
+      return m.reshape(t, t.shape);
+    case 'permute':
+      return m.permute(t, view.axes);
+    case 'slice':
+      return m.slice(
+        t,
+        t.shape.map((d, i) => (view.steps[i] > 0 ? Math.min(view.starts[i], d) : d === 0 ? 0 : d - 1 - Math.min(view.starts[i], d - 1))),
+        t.shape.map(() => null),
+        view.steps,
+      );
+    case 'expand': {
+      if (t.shape[view.dim] !== 1) return m.reshape(t, t.shape);
+      const shape = [...t.shape];
+      shape[view.dim] = view.size;
+      return m.expand(t, shape);
+    }
+  }
+}
+
+function values(n: number, rng: m.Random, range: [number, number], dtype: m.DType): m.TypedArray {
+  const out = m.allocateArray(dtype, n);
+  for (let i = 0; i < n; i++) {
+    const v = range[0] + (range[1] - range[0]) * rng.uniform();
+    out[i] = dtype === 'float32' || dtype === 'float64' ? v : Math.round(v);
+  }
+  return out;
+}
+
+/** Compares element by element: |a - b| <= atol + rtol * |a|, NaN matching NaN. */
+function expectClose(actual: m.TypedArray, expected: m.TypedArray, rtol: number, atol: number, what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e)) {
+      expect(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`).toBe(true);
+      continue;
+    }
+    if (a === e) continue;
+    if (Math.abs(a - e) > atol + rtol * Math.abs(e)) {
+      throw new Error(`${what}[${i}]: got ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
+    }
+  }
+}
+
+/** Runs `op` on js and on the wasm build over the same (viewed) inputs; returns both results' data. */
+function both(backend: string, inputs: readonly { data: m.TypedArray; shape: number[]; dtype: m.DType; view?: ViewOp }[], op: (ts: Tensor[]) => Tensor) {
+  return scope(() => {
+    const run = (name: string) => {
+      const ts = inputs.map((i) => applyView(m.fromArray(i.data, i.shape, { dtype: i.dtype, backend: name }), i.view ?? { kind: 'none' }));
+      const out = op(ts);
+      return { data: out.dataSync(), shape: out.shape, dtype: out.dtype };
+    };
+    return { js: run('js'), wasm: run(backend) };
+  });
+}
+
+const UNARY: { name: string; fn: (t: Tensor) => Tensor; range: [number, number]; rtol: number }[] = [
+  { name: 'neg', fn: m.neg, range: [-10, 10], rtol: 0 },
+  { name: 'abs', fn: m.abs, range: [-10, 10], rtol: 0 },
+  { name: 'sqrt', fn: m.sqrt, range: [-1, 100], rtol: 0 },
+  { name: 'floor', fn: m.floor, range: [-10, 10], rtol: 0 },
+  { name: 'round', fn: m.round, range: [-10, 10], rtol: 0 },
+  { name: 'reciprocal', fn: m.reciprocal, range: [-10, 10], rtol: 0 },
+  { name: 'sign', fn: m.sign, range: [-3, 3], rtol: 0 },
+  { name: 'exp', fn: m.exp, range: [-80, 80], rtol: 2 ** -21 },
+  { name: 'log', fn: m.log, range: [-1, 1000], rtol: 2 ** -21 },
+  { name: 'tanh', fn: m.tanh, range: [-10, 10], rtol: 2 ** -21 },
+];
+
+const BINARY: { name: string; fn: (a: Tensor, b: Tensor) => Tensor; range: [number, number]; rtol: number }[] = [
+  { name: 'add', fn: m.add, range: [-10, 10], rtol: 0 },
+  { name: 'sub', fn: m.sub, range: [-10, 10], rtol: 0 },
+  { name: 'mul', fn: m.mul, range: [-10, 10], rtol: 0 },
+  { name: 'div', fn: m.div, range: [-10, 10], rtol: 0 },
+  { name: 'maximum', fn: m.maximum, range: [-10, 10], rtol: 0 },
+  { name: 'minimum', fn: m.minimum, range: [-10, 10], rtol: 0 },
+  { name: 'pow', fn: m.pow, range: [0.1, 4], rtol: 2 ** -20 },
+  { name: 'less', fn: m.less, range: [-2, 2], rtol: 0 },
+  { name: 'equal', fn: m.equal, range: [-2, 2], rtol: 0 },
+];
+
+describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
+  const name = `wasm-${build}`;
+
+  it('reports its build honestly', () => {
+    const info = backends[build].info();
+    expect(info.mode).toBe(build === 'simd' ? 'simd128' : 'relaxed-simd');
+  });
+
+  it.each(UNARY)('$name (float32, random shapes and views)', ({ fn, range, rtol }) => {
+    const before = liveTensors();
+    fc.assert(
+      fc.property(shapeArb.chain((s) => fc.tuple(fc.constant(s), viewArb(s.length), fc.integer())), ([shape, view, seed]) => {
+        const data = values(m.sizeOf(shape), new m.Random(seed), range, 'float32');
+        const r = both(name, [{ data, shape, dtype: 'float32', view }], ([x]) => fn(x));
+        expect(r.wasm.shape).toEqual(r.js.shape);
+        expectClose(r.wasm.data, r.js.data, rtol, 0, 'unary');
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
+    expect(liveTensors()).toBe(before);
+  });
+
+  it.each(BINARY)('$name (float32, broadcasting, views)', ({ fn, range, rtol }) => {
+    fc.assert(
+      fc.property(shapeArb, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.integer(), fc.boolean(), ([...shape], ones, seed, swap) => {
+        // b broadcasts over a: some dims set to 1, possibly fewer leading dims.
+        const bShape = shape.map((d, i) => (ones[i] ? 1 : d)).slice(swap ? 1 : 0);
+        const rng = new m.Random(seed);
+        const a = values(m.sizeOf(shape), rng, range, 'float32');
+        const b = values(m.sizeOf(bShape), rng, range, 'float32');
+        const r = both(name, [{ data: a, shape, dtype: 'float32', view: shape.length > 1 ? { kind: 'permute', axes: [...shape.keys()].reverse() } : undefined }, { data: b, shape: bShape, dtype: 'float32' }], ([x, y]) =>
+          fn(m.permute(x, [...x.shape.keys()].reverse()), y.rank === x.rank ? y : y),
+        );
+        expectClose(r.wasm.data, r.js.data, rtol, 0, 'binary');
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
+  });
+
+  it('where (float32, broadcast condition)', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer(), ([...shape], seed) => {
+        const rng = new m.Random(seed);
+        const cond = values(m.sizeOf(shape), rng, [0, 1], 'bool');
+        const a = values(m.sizeOf(shape), rng, [-5, 5], 'float32');
+        const r = both(name, [{ data: cond, shape, dtype: 'bool' }, { data: a, shape, dtype: 'float32', view: { kind: 'slice', starts: shape.map(() => 0), steps: shape.map(() => -1) } }], ([c, x]) => m.where(c, x, 7));
+        expectClose(r.wasm.data, r.js.data, 0, 0, 'where');
+      }),
+      { seed: SEED, numRuns: 50 },
+    );
+  });
+
+  it.each([['sum', m.sum], ['max', m.max]] as const)('%s over random axes (float32, views)', (op, fn) => {
+    fc.assert(
+      fc.property(shapeArb.filter((s) => s.length > 0).chain((s) => fc.tuple(fc.constant(s), viewArb(s.length), fc.subarray([...s.keys()]), fc.integer())), ([shape, view, axes, seed]) => {
+        const data = values(m.sizeOf(shape), new m.Random(seed), [-10, 10], 'float32');
+        const r = scope(() => {
+          const probe = applyView(m.fromArray(data, shape, { backend: 'js' }), view);
+          const empty = axes.some((a) => probe.shape[a] === 0);
+          return { empty };
+        });
+        if (op === 'max' && r.empty) return; // max over an empty dim is an error on every backend
+        const out = both(name, [{ data, shape, dtype: 'float32', view }], ([x]) => fn(x, { axes }));
+        const n = Math.max(1, axes.reduce((p, a) => p * (shape[a] ?? 1), 1));
+        expectClose(out.wasm.data, out.js.data, op === 'sum' ? n * 2 ** -23 : 0, op === 'sum' ? n * 10 * 2 ** -23 : 0, op);
+      }),
+      { seed: SEED, numRuns: 80 },
+    );
+  });
+
+  it('sum of a long contiguous row accumulates within n*eps', () => {
+    const n = 100_003;
+    const data = values(n, new m.Random(3), [0, 1], 'float32');
+    const r = both(name, [{ data, shape: [n], dtype: 'float32' }], ([x]) => m.sum(x));
+    expectClose(r.wasm.data, r.js.data, 2 ** -12, 0, 'long sum');
+  });
+
+  it('ops without a native kernel run the reference on linear memory (int32, float64, casts, pad, gather)', () => {
+    fc.assert(
+      fc.property(shapeArb.filter((s) => s.length > 0 && s[0] > 0), fc.integer(), ([...shape], seed) => {
+        const rng = new m.Random(seed);
+        const i32 = values(m.sizeOf(shape), rng, [-1000, 1000], 'int32');
+        const f64 = values(m.sizeOf(shape), rng, [-5, 5], 'float64');
+        const idx = Int32Array.from({ length: 3 }, () => rng.int(shape[0] * 2) - shape[0]);
+        const r = both(name, [{ data: i32, shape, dtype: 'int32' }, { data: f64, shape, dtype: 'float64' }, { data: idx, shape: [3], dtype: 'int32' }], ([a, b, i]) =>
+          m.concat([m.cast(m.mul(a, a), 'float64'), m.exp(b), m.pad(b, b.shape.map(() => [1, 0] as [number, number])).rank === b.rank ? m.cast(m.gather(a, i, 0), 'float64') : b].map((t) => m.reshape(t, [-1])), 0),
+        );
+        expectClose(r.wasm.data, r.js.data, 0, 0, 'fallback');
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
+  });
+
+  it('frees what it allocates', () => {
+    const backend = backends[build];
+    const before = backend.memory();
+    scope(() => {
+      const x = m.randomNormal([64, 33], { seed: 1, backend: name });
+      m.softmax(m.add(x, 1)).dataSync();
+    });
+    expect(backend.memory()).toEqual(before);
+  });
+});
