@@ -76,7 +76,7 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
     dtypes: DTYPES,
     syncRead: true,
     notes: [
-      `native kernels: ${Object.keys(native).join(', ')} (float32; matmulInteger int8/uint8)`,
+      `native kernels (float32 unless noted): ${Object.keys(native).join(', ')}`,
       'other ops and dtypes run the reference kernels of backend-js on linear memory',
       ...notes,
     ],

@@ -1,11 +1,12 @@
 import { backendStatus, eraseBufferType, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
+import { wasmBackend } from '@minnow/backend-wasm';
 
 /**
  * The backends this build of minnow ships. Later backends (wasm, gpu) are added here; the CLI
  * initialises each one it is asked about and reports what really runs.
  */
-export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [eraseBufferType(jsBackend)];
+export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [eraseBufferType(jsBackend), eraseBufferType(wasmBackend)];
 
 export function registerBuiltInBackends(): void {
   for (const factory of BUILT_IN_BACKENDS) registerBackend(factory);
