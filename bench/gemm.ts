@@ -17,10 +17,10 @@ function randomMatrix(n: number, seed: number): Float32Array {
 
 type Timer = (a: Float32Array, b: Float32Array, n: number) => Promise<number>;
 
-const IMPLEMENTATIONS: Record<string, Timer> = {
-  'minnow-js': async (a, b, n) => {
-    const ta = fromArray(a, [n, n], { backend: 'js' });
-    const tb = fromArray(b, [n, n], { backend: 'js' });
+function timeMinnow(backend: string): Timer {
+  return async (a, b, n) => {
+    const ta = fromArray(a, [n, n], { backend });
+    const tb = fromArray(b, [n, n], { backend });
     try {
       return await timeIt(() => {
         const c = matmul(ta, tb);
@@ -31,7 +31,12 @@ const IMPLEMENTATIONS: Record<string, Timer> = {
       ta.dispose();
       tb.dispose();
     }
-  },
+  };
+}
+
+const IMPLEMENTATIONS: Record<string, Timer> = {
+  'minnow-js': timeMinnow('js'),
+  'minnow-wasm': timeMinnow('wasm'),
   'tfjs-cpu': (a, b, n) => timeTfjs('cpu', a, b, n),
   'tfjs-wasm': (a, b, n) => timeTfjs('wasm', a, b, n),
   'ort-node': async (a, b, n) => {
@@ -102,12 +107,14 @@ export const bench: Bench = {
     const sizes = [...new Set(rows.map((r) => Number(r.n)))];
     for (const n of sizes) {
       const at = (impl: string): number | undefined => rows.find((r) => r.impl === impl && r.n === n)?.gflops as number | undefined;
-      const ratios = ['tfjs-cpu', 'tfjs-wasm', 'ort-node'].flatMap((peer) => {
-        const mine = at('minnow-js');
-        const theirs = at(peer);
-        return mine && theirs ? [`${(mine / theirs).toFixed(2)}x ${peer}`] : [];
-      });
-      if (ratios.length) lines.push(`- n=${n}: minnow-js runs at ${ratios.join(', ')}.`);
+      for (const [mineName, peers] of [['minnow-js', ['tfjs-cpu']], ['minnow-wasm', ['tfjs-wasm', 'ort-web', 'ort-node']]] as const) {
+        const mine = at(mineName);
+        const ratios = peers.flatMap((peer) => {
+          const theirs = at(peer);
+          return mine && theirs ? [`${(mine / theirs).toFixed(2)}x ${peer}`] : [];
+        });
+        if (ratios.length) lines.push(`- n=${n}: ${mineName} runs at ${ratios.join(', ')}.`);
+      }
     }
     return lines.length ? ['Ratios (same run):', '', ...lines] : [];
   },

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { init, backendStatus } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
+import { wasmBackend } from '@minnow/backend-wasm';
+import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import { formatTable, writeResults, type Bench, type Row } from './lib/harness.js';
 
 /**
@@ -10,6 +12,8 @@ import { formatTable, writeResults, type Bench, type Row } from './lib/harness.j
 
 const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   gemm: () => import('./gemm.js'),
+  qgemm: () => import('./qgemm.js'),
+  conv: () => import('./conv.js'),
 };
 
 async function main(): Promise<number> {
@@ -28,7 +32,9 @@ async function main(): Promise<number> {
     (values.help ? console.log : console.error)(usage);
     return values.help ? 0 : 2;
   }
+  enableRelaxedSimd();
   await init(jsBackend);
+  await init(wasmBackend);
   const { bench } = await BENCHES[name]();
   const rows: Row[] = [];
   const notes: string[] = [];

@@ -13,7 +13,10 @@ export interface ValueSpec {
  * A one-node ONNX model (IR 8, opset 17) whose graph inputs and outputs are given: the smallest
  * model that lets onnxruntime run a single operator.
  */
-export function singleNodeModel(opType: string, inputs: readonly ValueSpec[], outputs: readonly ValueSpec[]): Uint8Array {
+/** Integer and integer-list node attributes (AttributeProto types INT = 2, INTS = 7). */
+export type IntAttributes = Readonly<Record<string, number | readonly number[]>>;
+
+export function singleNodeModel(opType: string, inputs: readonly ValueSpec[], outputs: readonly ValueSpec[], attributes: IntAttributes = {}): Uint8Array {
   const valueInfo = (w: ProtoWriter, v: ValueSpec): void => {
     w.string(1, v.name);
     w.message(2, (type) =>
@@ -34,6 +37,13 @@ export function singleNodeModel(opType: string, inputs: readonly ValueSpec[], ou
       for (const o of outputs) node.string(2, o.name);
       node.string(3, `${opType}_0`);
       node.string(4, opType);
+      for (const [name, value] of Object.entries(attributes)) {
+        node.message(5, (attr) => {
+          attr.string(1, name);
+          if (typeof value === 'number') attr.int(20, 2).int(3, value);
+          else attr.int(20, 7).packedInts(8, value);
+        });
+      }
     });
     graph.string(2, `${opType}_graph`);
     for (const i of inputs) graph.message(11, (w) => valueInfo(w, i));
