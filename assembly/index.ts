@@ -1,3 +1,4 @@
 // The one module both builds compile: every kernel file re-exported.
 export * from './elementwise';
 export * from './reduce';
+export * from './copy';

@@ -61,6 +61,13 @@ function values(n: number, rng: m.Random, range: [number, number], dtype: m.DTyp
   return out;
 }
 
+/** Host values converted the way a typed-array store converts them (the cast reference). */
+function castOnJs(values: Float32Array, dtype: m.DType): m.TypedArray {
+  const out = m.allocateArray(dtype, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = dtype === 'bool' ? (values[i] !== 0 ? 1 : 0) : Math.trunc(values[i]);
+  return out;
+}
+
 /** Compares element by element: |a - b| <= atol + rtol * |a|, NaN matching NaN. */
 function expectClose(actual: m.TypedArray, expected: m.TypedArray, rtol: number, atol: number, what: string): void {
   expect(actual.length, what).toBe(expected.length);
@@ -182,6 +189,22 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
         expectClose(out.wasm.data, out.js.data, op === 'sum' ? n * 2 ** -23 : 0, op === 'sum' ? n * 10 * 2 ** -23 : 0, op);
       }),
       { seed: SEED, numRuns: 80 },
+    );
+  });
+
+  it('cast between float32, int32, int8, uint8 and bool (wrap, truncation, NaN, views)', () => {
+    const dtypes: m.DType[] = ['float32', 'int32', 'int8', 'uint8', 'bool'];
+    const specials = [NaN, Infinity, -Infinity, 3e9, -3e9, 2 ** 31, -(2 ** 31) - 1, 255.9, -128.5, 1e20, -0];
+    fc.assert(
+      fc.property(shapeArb.chain((s) => fc.tuple(fc.constant(s), viewArb(s.length), fc.integer(), fc.constantFrom(...dtypes), fc.constantFrom(...dtypes))), ([shape, view, seed, from, to]) => {
+        const rng = new m.Random(seed);
+        const n = m.sizeOf(shape);
+        const raw = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? specials[rng.int(specials.length)] : (rng.uniform() - 0.5) * 600));
+        const data = from === 'float32' ? raw : castOnJs(raw, from);
+        const r = both(name, [{ data, shape, dtype: from, view }], ([x]) => m.cast(x, to));
+        expectClose(r.wasm.data, r.js.data, 0, 0, `cast ${from}->${to}`);
+      }),
+      { seed: SEED, numRuns: 120 },
     );
   });
 

@@ -1,5 +1,5 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { sizeOf } from '@minnow/core';
+import { bytesPerElement, sizeOf } from '@minnow/core';
 import { collapseDims, padRank } from './layout.js';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
@@ -27,6 +27,8 @@ export type NativeKernels = { [K in KernelOp]?: NativeKernel<K> };
 const UNARY = { neg: 0, abs: 1, sqrt: 2, floor: 3, round: 4, reciprocal: 5, exp: 6, log: 7, tanh: 8, sign: 9 } as const;
 const BINARY = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, cmplt: 7, cmpeq: 8 } as const;
 const REDUCE = { sum: 0, reduceMax: 1 } as const;
+/** dtype codes of assembly/copy.ts; float64 casts run the reference. */
+const CAST_DTYPES: Partial<Record<string, number>> = { float32: 0, int32: 1, int8: 2, uint8: 3, bool: 4 };
 
 /** The elementwise descriptor: 4 dims of shape, then 4 strides per operand. Null when it needs more than 4 dims. */
 function elementwiseDescriptor(ctx: NativeContext, output: View, inputs: readonly View[]): number | null {
@@ -79,6 +81,20 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const desc = elementwiseDescriptor(ctx, output, inputs);
       if (desc === null) return false;
       exports.whereF32(desc, ctx.address(cond), ctx.address(a), ctx.address(b), output.buffer.ptr);
+      return true;
+    },
+    cast: (inputs, output, attrs) => {
+      const x = inputs[0];
+      const desc = elementwiseDescriptor(ctx, output, inputs);
+      if (desc === null) return false;
+      if (x.dtype === attrs.dtype) {
+        exports.copyStrided(bytesPerElement(x.dtype), desc, ctx.address(x), output.buffer.ptr);
+        return true;
+      }
+      const from = CAST_DTYPES[x.dtype];
+      const to = CAST_DTYPES[attrs.dtype];
+      if (from === undefined || to === undefined) return false;
+      exports.castStrided(from, to, desc, ctx.address(x), output.buffer.ptr);
       return true;
     },
     sum: reduce('sum'),
