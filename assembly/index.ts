@@ -2,3 +2,4 @@
 export * from './elementwise';
 export * from './reduce';
 export * from './copy';
+export * from './quantize';

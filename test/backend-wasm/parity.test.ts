@@ -208,6 +208,42 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     );
   });
 
+  it('quantize and dequantize: per tensor, per axis, blocked; int8/uint8/int4/uint4; views', () => {
+    const types = ['int8', 'uint8', 'int4', 'uint4'] as const;
+    fc.assert(
+      fc.property(
+        shapeArb.filter((s) => s.length > 0).chain((s) => fc.tuple(fc.constant(s), viewArb(s.length), fc.integer(), fc.constantFrom(...types), fc.integer({ min: 0, max: s.length - 1 }), fc.constantFrom('tensor', 'axis', 'block'), fc.constantFrom(1, 2, 3, 32))),
+        ([shape, view, seed, type, axis, mode, blockSize]) => {
+          const rng = new m.Random(seed);
+          const storage = type === 'int8' || type === 'int4' ? 'int8' : 'uint8';
+          const [qmin, qmax] = { int8: [-128, 127], uint8: [0, 255], int4: [-8, 7], uint4: [0, 15] }[type];
+          const x = values(m.sizeOf(shape), rng, [-20, 20], 'float32');
+          // Exact ties and specials exercise round-half-to-even and saturation.
+          for (let i = 0; i < x.length; i += 5) x[i] = [0.5, -0.5, 2.5, NaN, Infinity, -Infinity, 1e6][rng.int(7)];
+          const result = scope(() => {
+            const run = (backend: string) => {
+              const t = applyView(m.fromArray(x, shape, { backend }), view);
+              const d = t.shape[axis];
+              const pShape = mode === 'tensor' ? [] : mode === 'axis' ? [d] : t.shape.map((n, i) => (i === axis ? Math.ceil(n / blockSize) : n));
+              const count = m.sizeOf(pShape);
+              const prng = new m.Random(seed + 1);
+              const scale = m.fromArray(Float32Array.from({ length: count }, () => 0.01 + prng.uniform()), pShape, { backend });
+              const zero = m.fromArray(m.allocateArray(storage, count).map(() => qmin + prng.int(qmax - qmin + 1)), pShape, { backend, dtype: storage });
+              const q = mode === 'tensor' ? { } : mode === 'axis' ? { axis } : { axis, blockSize };
+              const quantized = m.quantize(t, scale, zero, type, q);
+              const restored = m.dequantize(quantized, scale, zero, q);
+              const wide = m.dequantize(m.cast(quantized, 'int32'), scale, m.cast(zero, 'int32'), q);
+              return [quantized.dataSync(), restored.dataSync(), wide.dataSync()];
+            };
+            return { js: run('js'), wasm: run(name) };
+          });
+          result.wasm.forEach((data, i) => expectClose(data, result.js[i], 0, 0, ['quantize', 'dequantize', 'dequantize int32'][i]));
+        },
+      ),
+      { seed: SEED, numRuns: 150 },
+    );
+  });
+
   it('sum of a long contiguous row accumulates within n*eps', () => {
     const n = 100_003;
     const data = values(n, new m.Random(3), [0, 1], 'float32');

@@ -1,5 +1,5 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { bytesPerElement, sizeOf } from '@minnow/core';
+import { bytesPerElement, isContiguous, sizeOf } from '@minnow/core';
 import { collapseDims, padRank } from './layout.js';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
@@ -35,6 +35,29 @@ function elementwiseDescriptor(ctx: NativeContext, output: View, inputs: readonl
   const layout = padRank(collapseDims(output.shape, inputs.map((v) => v.strides)), 4);
   if (!layout) return null;
   return ctx.writeDescriptor([...layout.shape, ...layout.strides.flat()]);
+}
+
+const QUANT_CODES: Partial<Record<string, number>> = { int8: 0, uint8: 1, int32: 2 };
+const QUANT_RANGE = { int8: [-128, 127], uint8: [0, 255], int4: [-8, 7], uint4: [0, 15] } as const;
+
+/**
+ * The [outer, D, inner] descriptor of assembly/quantize.ts for contiguous x and parameter views
+ * whose outer and inner dims each collapse to one stride; null otherwise (the reference runs).
+ */
+function quantDescriptor(ctx: NativeContext, x: View, scale: View, zero: View, axis: number, blockSize: number, code: number, range: readonly [number, number]): number | null {
+  if (!isContiguous(x.shape, x.strides)) return null;
+  const outerDims = x.shape.slice(0, axis);
+  const innerDims = x.shape.slice(axis + 1);
+  const outer = collapseDims(outerDims, [scale.strides.slice(0, axis), zero.strides.slice(0, axis)]);
+  const inner = collapseDims(innerDims, [scale.strides.slice(axis + 1), zero.strides.slice(axis + 1)]);
+  if (outer.shape.length > 1 || inner.shape.length > 1) return null;
+  const stride = (c: typeof outer, operand: number): number => (c.shape.length ? c.strides[operand][0] : 0);
+  return ctx.writeDescriptor([
+    sizeOf(outerDims), x.shape[axis] ?? 1, sizeOf(innerDims), blockSize,
+    stride(outer, 0), scale.strides[axis] ?? 0, stride(inner, 0),
+    stride(outer, 1), zero.strides[axis] ?? 0, stride(inner, 1),
+    code, range[0], range[1],
+  ]);
 }
 
 export function nativeKernels(ctx: NativeContext): NativeKernels {
@@ -95,6 +118,23 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const to = CAST_DTYPES[attrs.dtype];
       if (from === undefined || to === undefined) return false;
       exports.castStrided(from, to, desc, ctx.address(x), output.buffer.ptr);
+      return true;
+    },
+    quantize: (inputs, output, attrs) => {
+      const [x, scale, zero] = inputs;
+      if (!f32(x, scale) || x.shape.length === 0) return false;
+      const desc = quantDescriptor(ctx, x, scale, zero, attrs.axis, attrs.blockSize, QUANT_CODES[zero.dtype]!, QUANT_RANGE[attrs.type]);
+      if (desc === null) return false;
+      exports.quantizeF32(desc, ctx.address(x), ctx.address(scale), ctx.address(zero), output.buffer.ptr);
+      return true;
+    },
+    dequantize: (inputs, output, attrs) => {
+      const [x, scale, zero] = inputs;
+      const code = QUANT_CODES[x.dtype];
+      if (!f32(scale) || code === undefined || x.shape.length === 0) return false;
+      const desc = quantDescriptor(ctx, x, scale, zero, attrs.axis, attrs.blockSize, code, [0, 0]);
+      if (desc === null) return false;
+      exports.dequantizeF32(desc, ctx.address(x), ctx.address(scale), ctx.address(zero), output.buffer.ptr);
       return true;
     },
     sum: reduce('sum'),

@@ -6,6 +6,8 @@ export interface KernelExports {
   binaryF32(op: number, desc: number, a: number, b: number, out: number): void;
   whereF32(desc: number, cond: number, a: number, b: number, out: number): void;
   reduceF32(op: number, desc: number, x: number, out: number): void;
+  quantizeF32(desc: number, x: number, scale: number, zero: number, out: number): void;
+  dequantizeF32(desc: number, x: number, scale: number, zero: number, out: number): void;
   copyStrided(bytes: number, desc: number, x: number, out: number): void;
   castStrided(from: number, to: number, desc: number, x: number, out: number): void;
   gemmF32?(m: number, n: number, k: number, a: number, aRowStride: number, aColStride: number, b: number, bRowStride: number, bColStride: number, c: number, scratch: number): void;
