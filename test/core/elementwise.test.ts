@@ -112,7 +112,7 @@ describe('unary primitives', () => {
 
   // BUG: round(-0.5) gives +0, not -0 (numeric.ts roundHalfToEven: floor(-0.5) = -1 is odd, so it
   // returns -1 + 1 = +0; likewise round(-0.3) gives +0). The issue asks for -0.5 -> -0, like numpy.
-  it.fails('round keeps the sign of zero: round(-0.5) and round(-0.3) are -0', () => {
+  it('round keeps the sign of zero: round(-0.5) and round(-0.3) are -0', () => {
     scope(() => {
       const y = readValues(round(tensor([-0.5, -0.3], { dtype: 'float64' })));
       expect(Object.is(y[0], -0)).toBe(true);

@@ -2,6 +2,8 @@
 
 /** Round half to even (banker's rounding), as ONNX Round, QuantizeLinear and numpy.round define it. */
 export function roundHalfToEven(x: number): number {
+  // Rounding the magnitude keeps the sign of zero: round(-0.3) and round(-0.5) are -0, as in numpy.
+  if (x < 0) return -roundHalfToEven(-x);
   const f = Math.floor(x);
   const diff = x - f;
   if (diff > 0.5) return f + 1;

@@ -136,11 +136,13 @@ export class Tensor {
 
   /** The single element of a size-1 tensor. */
   async item(): Promise<number> {
+    this.assertAlive('item');
     this.assertSizeOne();
     return (await this.data())[0];
   }
 
   itemSync(): number {
+    this.assertAlive('itemSync');
     this.assertSizeOne();
     return this.dataSync()[0];
   }

@@ -7,7 +7,7 @@ type Buf = TypedArray;
 export const pad: Kernel<Buf, 'pad'> = (inputs, output, attrs) => {
   const x = inputs[0];
   const dst = output.buffer;
-  if (attrs.value !== 0) dst.fill(attrs.value);
+  if (!Object.is(attrs.value, 0)) dst.fill(attrs.value);
   const outStrides = contiguousStrides(output.shape);
   const base = attrs.pads.reduce((acc, [before], d) => acc + before * outStrides[d], 0);
   const targets = stridedOffsets(x.shape, outStrides, base);

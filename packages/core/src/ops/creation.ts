@@ -29,7 +29,8 @@ export function fromArray(values: TypedArray, shape: readonly number[], options:
     throw new MinnowError('INVALID_SHAPE', `fromArray: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`);
   }
   const backend = getBackend(options.backend);
-  const data = dtypeOfArray(values) === dtype || (dtype === 'bool' && values instanceof Uint8Array) ? values : convert(values, dtype);
+  // bool is normalised to 0/1 whatever the source, so every backend can rely on it.
+  const data = dtypeOfArray(values) === dtype && dtype !== 'bool' ? values : convert(values, dtype);
   const storage = Storage.allocate(backend, dtype, data.length);
   backend.write(storage.buffer, data);
   return new Tensor(storage, shape);

@@ -1,11 +1,11 @@
-import { isFloatDType } from '../dtype.js';
+import { integerRange, isFloatDType } from '../dtype.js';
 import { MinnowError, formatShape } from '../errors.js';
 import { scope } from '../memory.js';
 import { normalizeAxes, normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { arange } from './creation.js';
+import { arange, full } from './creation.js';
 import {
-  add, cast, div, matmul, equal, exp, log, max, maximum, minimum, mul, neg, pad, reciprocal, sqrt, sub, sum, tanh, where, abs, sign,
+  add, cast, div, matmul, equal, exp, less, log, max, maximum, minimum, mul, neg, pad, reciprocal, sqrt, sub, sum, tanh, where, abs, sign,
   type ReduceOptions,
 } from './primitives.js';
 import { reshape, transpose } from './view.js';
@@ -34,24 +34,30 @@ export function variance(x: Tensor, options: ReduceOptions & { correction?: numb
   return scope(() => {
     const axes = normalizeAxes('variance', options.axes, x.shape);
     const count = axes.reduce((n, a) => n * x.shape[a], 1) - (options.correction ?? 0);
-    const centered = sub(x, mean(x, { axes, keepDims: true }));
+    const xf = isFloatDType(x.dtype) ? x : cast(x, 'float32');
+    const centered = sub(xf, mean(xf, { axes, keepDims: true }));
     return div(sum(square(centered), { axes, keepDims: options.keepDims }), count);
   });
 }
 
-/** Minimum over axes, as -max(-x) (unsigned ints go through int32). */
+/**
+ * Minimum over axes, as -max(-x). Integers are negated in a wider dtype (int8 and uint8 in int32,
+ * int32 in float64, exact) so the most negative value does not wrap.
+ */
 export function min(x: Tensor, options: ReduceOptions = {}): Tensor {
   return scope(() => {
-    if (x.dtype === 'uint8') return cast(neg(max(neg(cast(x, 'int32')), options)), 'uint8');
+    const wide = x.dtype === 'int8' || x.dtype === 'uint8' ? 'int32' : x.dtype === 'int32' ? 'float64' : null;
+    if (wide) return cast(neg(max(neg(cast(x, wide)), options)), x.dtype);
     return neg(max(neg(x), options));
   });
 }
 
-/** Index (int32) of the first maximum along `axis`. */
+/** Index (int32) of the first maximum along `axis`; a NaN counts as the maximum, as in numpy. */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
   return scope(() => {
     const a = normalizeAxis('argmax', axis, x.rank, x.shape);
-    const isMax = equal(x, max(x, { axes: a, keepDims: true }));
+    // x == x is false only at NaN, where max() is NaN too and equal() can never match it.
+    const isMax = where(equal(x, x), equal(x, max(x, { axes: a, keepDims: true })), true);
     const positions = reshape(arange(0, x.shape[a], 1, { dtype: 'int32', backend: x.backend.name }), x.shape.map((d, i) => (i === a ? d : 1)));
     const candidates = where(isMax, positions, x.shape[a]);
     const first = neg(max(neg(candidates), { axes: a, keepDims }));
@@ -61,6 +67,12 @@ export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
 
 export function clamp(x: Tensor, lo: number, hi: number): Tensor {
   if (lo > hi) throw new MinnowError('INVALID_ARGUMENT', `clamp: lower bound ${lo} is above upper bound ${hi}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'float64' && x.dtype !== 'bool') {
+    // Bounds outside an integer dtype's range would wrap when converted to it.
+    const range = integerRange(x.dtype);
+    lo = Math.max(lo, range.min);
+    hi = Math.min(hi, range.max);
+  }
   return scope(() => minimum(maximum(x, lo), hi));
 }
 
@@ -86,10 +98,26 @@ export function softplus(x: Tensor): Tensor {
 }
 
 /**
- * The error function, by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, under float32's
- * resolution near 1), composed from primitives so it runs everywhere.
+ * The error function, composed from primitives so it runs everywhere: its Maclaurin series for
+ * |x| < 0.5 (where the formula below cancels in float32), Abramowitz & Stegun 7.1.26 elsewhere
+ * (absolute error below 1.5e-7 in float64; float32 rounding of the steps brings it near 3e-7).
  */
 export function erf(x: Tensor): Tensor {
+  return scope(() => where(less(abs(x), 0.5), erfSeries(x), erfRational(x)));
+}
+
+/** 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)), n <= 6: truncation below 1e-9 for |x| < 0.5. */
+function erfSeries(x: Tensor): Tensor {
+  return scope(() => {
+    const x2 = mul(x, x);
+    const coefficients = [1, -1 / 3, 1 / 10, -1 / 42, 1 / 216, -1 / 1320, 1 / 9360];
+    let acc = full([], coefficients[coefficients.length - 1], { dtype: x.dtype, backend: x.backend.name });
+    for (let i = coefficients.length - 2; i >= 0; i--) acc = add(mul(acc, x2), coefficients[i]);
+    return mul(mul(acc, x), 2 / Math.sqrt(Math.PI));
+  });
+}
+
+function erfRational(x: Tensor): Tensor {
   return scope(() => {
     const ax = abs(x);
     const t = reciprocal(add(mul(ax, 0.3275911), 1));
@@ -118,7 +146,10 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
 export function logsumexp(x: Tensor, options: ReduceOptions = {}): Tensor {
   return scope(() => {
     const axes = normalizeAxes('logsumexp', options.axes, x.shape);
-    const m = max(x, { axes, keepDims: true });
+    // Shift by the max where it is finite; an infinite max (a row of -inf, or one holding +inf)
+    // is shifted by 0 so the result is that infinity, not inf - inf = NaN.
+    const rowMax = max(x, { axes, keepDims: true });
+    const m = where(equal(sub(rowMax, rowMax), 0), rowMax, 0);
     const shifted = log(sum(exp(sub(x, m)), { axes, keepDims: true }));
     const out = add(shifted, m);
     return options.keepDims ? out : reshape(out, x.shape.filter((_, i) => !axes.includes(i)));
@@ -156,7 +187,10 @@ export function layerNorm(x: Tensor, options: { normalizedDims?: number; weight?
   });
 }
 
-/** Joins tensors along `axis` (composed from pad and add, as tinygrad does). */
+/**
+ * Joins tensors along `axis`, composed from pad and add as tinygrad does. Padding with -0 keeps
+ * every value exactly, -0 included (v + -0 = v for all v).
+ */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new MinnowError('INVALID_ARGUMENT', 'concat: no tensors given');
   const first = tensors[0];
@@ -174,7 +208,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     let acc: Tensor | null = null;
     for (const t of tensors) {
       const source = asNumeric ? cast(t, 'uint8') : t;
-      const padded = pad(source, source.shape.map((_, i) => (i === a ? [before, total - before - t.shape[a]] : [0, 0]) as [number, number]));
+      const padded = pad(source, source.shape.map((_, i) => (i === a ? [before, total - before - t.shape[a]] : [0, 0]) as [number, number]), -0);
       acc = acc ? add(acc, padded) : padded;
       before += t.shape[a];
     }

@@ -15,13 +15,21 @@ import { reshape, slice } from './view.js';
  * live. Everything else in minnow calls these.
  */
 
-/** A tensor operand, or a JS number taken in the dtype of the other operand. */
-export type Operand = Tensor | number;
+/** A tensor operand, or a JS number or boolean taken in the dtype of the other operand. */
+export type Operand = Tensor | number | boolean;
+
+/** Throws INVALID_ARGUMENT naming the op and argument unless `value` is a live Tensor. */
+export function expectTensor(op: string, argument: string, value: unknown): asserts value is Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new MinnowError('INVALID_ARGUMENT', `${op}: ${argument} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
+  }
+}
 
 type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'reciprocal' | 'tanh' | 'abs' | 'sign' | 'floor' | 'round';
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'cmplt' | 'cmpeq';
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
+  expectTensor(op, 'x', x);
   assertDType(op, x.dtype, PRIMITIVES[op].dtypes);
   return runKernel(op, [x], {}, { shape: x.shape, dtype: x.dtype });
 }
@@ -40,18 +48,24 @@ export const round = (x: Tensor): Tensor => unary('round', x);
 
 /** Converts to `dtype` (float to int truncates toward zero, then wraps; to bool is x != 0). */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  expectTensor('cast', 'x', x);
   if (!isDType(dtype)) throw new MinnowError('UNSUPPORTED_DTYPE', `cast: unknown dtype ${String(dtype)}`);
   return runKernel('cast', [x], { dtype }, { shape: x.shape, dtype });
 }
 
-/** Runs `fn` on tensor operands, turning number operands into scalars of `dtype` that are freed after. */
-function withOperands<T>(operands: readonly Operand[], fn: (tensors: Tensor[]) => T): T {
+/** Runs `fn` on tensor operands, turning number and boolean operands into scalars (of the first tensor's dtype) that are freed after. */
+function withOperands<T>(op: string, operands: readonly Operand[], fn: (tensors: Tensor[]) => T): T {
   const reference = operands.find((o): o is Tensor => o instanceof Tensor);
-  if (!reference) throw new MinnowError('INVALID_ARGUMENT', 'at least one operand must be a tensor');
+  if (!reference) throw new MinnowError('INVALID_ARGUMENT', `${op}: at least one operand must be a Tensor`);
+  operands.forEach((o, i) => {
+    if (!(o instanceof Tensor) && typeof o !== 'number' && typeof o !== 'boolean') {
+      throw new MinnowError('INVALID_ARGUMENT', `${op}: operand ${i} must be a Tensor, number or boolean, got ${o === null ? 'null' : typeof o}`);
+    }
+  });
   const temporaries: Tensor[] = [];
   const tensors = operands.map((o) => {
     if (o instanceof Tensor) return o;
-    const t = full([], o, { dtype: reference.dtype === 'bool' ? 'float32' : reference.dtype, backend: reference.backend.name });
+    const t = full([], Number(o), { dtype: reference.dtype, backend: reference.backend.name });
     temporaries.push(t);
     return t;
   });
@@ -71,7 +85,7 @@ function broadcastViews(op: string, tensors: readonly Tensor[], shape: readonly 
 }
 
 function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
-  return withOperands([a, b], ([x, y]) => {
+  return withOperands(op, [a, b], ([x, y]) => {
     if (x.dtype !== y.dtype) {
       throw new MinnowError('DTYPE_MISMATCH', `${op}: dtypes ${x.dtype} and ${y.dtype} differ (cast one first)`);
     }
@@ -95,8 +109,9 @@ export const equal = (a: Operand, b: Operand): Tensor => binary('cmpeq', a, b);
 
 /** cond ? a : b, broadcasting all three; cond must be bool. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  expectTensor('where', 'cond', cond);
   if (cond.dtype !== 'bool') throw new MinnowError('UNSUPPORTED_DTYPE', `where: condition must be bool, got ${cond.dtype}`);
-  return withOperands([a, b], ([x, y]) => {
+  return withOperands('where', [a, b], ([x, y]) => {
     if (x.dtype !== y.dtype) throw new MinnowError('DTYPE_MISMATCH', `where: dtypes ${x.dtype} and ${y.dtype} differ`);
     const shape = broadcastShapes('where', cond.shape, x.shape, y.shape);
     return runKernel('where', [cond, x, y], {}, { shape, dtype: x.dtype }, broadcastViews('where', [cond, x, y], shape));
@@ -110,8 +125,10 @@ export interface ReduceOptions {
 }
 
 function reduce(op: 'sum' | 'reduceMax', x: Tensor, options: ReduceOptions): Tensor {
-  assertDType(op === 'sum' ? 'sum' : 'max', x.dtype, PRIMITIVES[op].dtypes);
-  const axes = normalizeAxes(op, options.axes, x.shape);
+  const name = op === 'sum' ? 'sum' : 'max';
+  expectTensor(name, 'x', x);
+  assertDType(name, x.dtype, PRIMITIVES[op].dtypes);
+  const axes = normalizeAxes(name, options.axes, x.shape);
   if (op === 'reduceMax' && axes.some((a) => x.shape[a] === 0)) {
     throw new MinnowError('INVALID_SHAPE', `max: cannot reduce an empty dim of shape ${formatShape(x.shape)} (no identity for max)`);
   }
@@ -133,6 +150,7 @@ export const max = (x: Tensor, options: ReduceOptions = {}): Tensor => reduce('r
  * Constant padding: `pads[d] = [before, after]`. Negative pads crop (through a slice view), as ONNX Pad allows.
  */
 export function pad(x: Tensor, pads: readonly (readonly [number, number])[], value = 0): Tensor {
+  expectTensor('pad', 'x', x);
   if (pads.length !== x.rank || pads.some((p) => p.length !== 2 || !Number.isInteger(p[0]) || !Number.isInteger(p[1]))) {
     throw new MinnowError('INVALID_ARGUMENT', `pad: need one [before, after] integer pair per dim of ${formatShape(x.shape)}, got ${JSON.stringify(pads)}`);
   }
@@ -159,6 +177,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
  * appended (b) and removed after; batch dims broadcast.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  expectTensor('matmul', 'a', a);
+  expectTensor('matmul', 'b', b);
   if (a.dtype !== b.dtype) throw new MinnowError('DTYPE_MISMATCH', `matmul: dtypes ${a.dtype} and ${b.dtype} differ`);
   if (a.rank === 0 || b.rank === 0) throw new MinnowError('INVALID_SHAPE', `matmul: operands must have rank >= 1, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
@@ -204,6 +224,8 @@ export interface Conv2dOptions {
 
 /** 2-D convolution (cross-correlation, as every framework computes it): x [N, C, H, W], w [O, C/groups, kH, kW]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  expectTensor('conv2d', 'x', x);
+  expectTensor('conv2d', 'weight', w);
   if (x.rank !== 4 || w.rank !== 4) {
     throw new MinnowError('INVALID_SHAPE', `conv2d: input and weight must be 4-D (NCHW, OIHW), got ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
   }
@@ -226,14 +248,18 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   }
   const outH = Math.floor((h + padding[0] + padding[2] - dilation[0] * (kh - 1) - 1) / stride[0]) + 1;
   const outW = Math.floor((wd + padding[1] + padding[3] - dilation[1] * (kw - 1) - 1) / stride[1]) + 1;
-  if (outH < 0 || outW < 0) {
+  const extentH = dilation[0] * (kh - 1) + 1;
+  const extentW = dilation[1] * (kw - 1) + 1;
+  if (h + padding[0] + padding[2] < extentH || wd + padding[1] + padding[3] < extentW) {
     throw new MinnowError('SHAPE_MISMATCH', `conv2d: kernel ${kh}x${kw} (dilation ${dilation}) is larger than the padded input ${formatShape(x.shape)}`);
   }
-  return runKernel('conv2d', [x, w], attrs, { shape: [n, o, Math.max(0, outH), Math.max(0, outW)], dtype: x.dtype });
+  return runKernel('conv2d', [x, w], attrs, { shape: [n, o, outH, outW], dtype: x.dtype });
 }
 
 /** ONNX Gather: for each index (int32; negative counts from the end) take the slice of `x` along `axis`. */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  expectTensor('gather', 'x', x);
+  expectTensor('gather', 'indices', indices);
   if (indices.dtype !== 'int32') throw new MinnowError('UNSUPPORTED_DTYPE', `gather: indices must be int32, got ${indices.dtype}`);
   const a = normalizeAxis('gather', axis, x.rank, x.shape);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
@@ -245,6 +271,8 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
  * aZero is a scalar or per-row [M] tensor of a's dtype, bZero a scalar or per-column [N] of b's.
  */
 export function matmulInteger(a: Tensor, b: Tensor, aZero?: Tensor, bZero?: Tensor): Tensor {
+  expectTensor('matmulInteger', 'a', a);
+  expectTensor('matmulInteger', 'b', b);
   for (const [name, t] of [['a', a], ['b', b]] as const) assertDType(`matmulInteger ${name}`, t.dtype, ['int8', 'uint8']);
   if (a.rank < 2 || b.rank < 2) throw new MinnowError('INVALID_SHAPE', `matmulInteger: operands must have rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const { shape, views } = matmulShapes('matmulInteger', a, b);
@@ -313,6 +341,8 @@ const QUANTIZED_STORAGE: Record<QuantizedType, DType> = { int8: 'int8', uint8: '
  * uint4 results are held in int8/uint8 tensors (pack them with packInt4 for storage).
  */
 export function quantize(x: Tensor, scale: Tensor, zeroPoint: Tensor | undefined, type: QuantizedType, q: QuantizationAxis = {}): Tensor {
+  expectTensor('quantize', 'x', x);
+  expectTensor('quantize', 'scale', scale);
   assertDType('quantize', x.dtype, FLOAT_DTYPES);
   if (!(type in QUANTIZED_STORAGE)) throw new MinnowError('UNSUPPORTED_DTYPE', `quantize: unknown quantized type ${String(type)}`);
   if (scale.dtype !== x.dtype) throw new MinnowError('DTYPE_MISMATCH', `quantize: scale is ${scale.dtype} but x is ${x.dtype}`);
@@ -329,6 +359,8 @@ export function quantize(x: Tensor, scale: Tensor, zeroPoint: Tensor | undefined
 
 /** ONNX DequantizeLinear: (x - zeroPoint) * scale, in scale's dtype. */
 export function dequantize(x: Tensor, scale: Tensor, zeroPoint: Tensor | undefined, q: QuantizationAxis = {}): Tensor {
+  expectTensor('dequantize', 'x', x);
+  expectTensor('dequantize', 'scale', scale);
   assertDType('dequantize', x.dtype, PRIMITIVES.dequantize.dtypes);
   assertDType('dequantize scale', scale.dtype, FLOAT_DTYPES);
   const zp = zeroPoint ?? full(scale.shape, 0, { dtype: x.dtype, backend: x.backend.name });

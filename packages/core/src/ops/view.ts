@@ -81,9 +81,13 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly (numb
       count = Math.max(0, Math.ceil((end - start) / step));
     } else {
       const end = rawEnd === null ? -1 : rawEnd < 0 ? rawEnd + dim : rawEnd;
-      if (dim === 0) start = 0;
-      else if (start < 0 || start >= dim || end < -1 || end >= dim) fail();
-      count = Math.max(0, Math.ceil((start - end) / -step));
+      if (dim === 0) {
+        start = 0;
+        count = 0;
+      } else {
+        if (start < 0 || start >= dim || end < -1 || end >= dim) fail();
+        count = Math.max(0, Math.ceil((start - end) / -step));
+      }
     }
     shape.push(count);
     strides.push(x.strides[d] * step);
