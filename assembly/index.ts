@@ -3,3 +3,6 @@ export * from './elementwise';
 export * from './reduce';
 export * from './copy';
 export * from './quantize';
+export * from './gemm_f32';
+export * from './conv_f32';
+export * from './gemm_i8';

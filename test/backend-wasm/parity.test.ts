@@ -244,6 +244,82 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     );
   });
 
+  it('matmul: batched, broadcast batch, transposed operands (float32)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 70 }),
+        fc.constantFrom([], [2], [3, 1]), fc.boolean(), fc.boolean(), fc.integer(),
+        (mm, n, k, batch, transA, transB, seed) => {
+          const rng = new m.Random(seed);
+          const aShape = [...batch, ...(transA ? [k, mm] : [mm, k])];
+          const bShape = [...batch.slice(1), ...(transB ? [n, k] : [k, n])];
+          const r = both(name, [
+            { data: values(m.sizeOf(aShape), rng, [-1, 1], 'float32'), shape: aShape, dtype: 'float32' },
+            { data: values(m.sizeOf(bShape), rng, [-1, 1], 'float32'), shape: bShape, dtype: 'float32' },
+          ], ([a, b]) => m.matmul(transA ? m.transpose(a) : a, transB ? m.transpose(b) : b));
+          // Both sides sum k products of values in [-1, 1]: float32 accumulation error is at most k * 2^-24 per term.
+          expectClose(r.wasm.data, r.js.data, 0, Math.max(1, k) * 2 ** -22, 'matmul');
+        },
+      ),
+      { seed: SEED, numRuns: 80 },
+    );
+  });
+
+  it('matmul at a size that crosses the cache blocks (300 x 300 x 300)', () => {
+    const rng = new m.Random(9);
+    const n = 300;
+    const r = both(name, [
+      { data: values(n * n, rng, [-1, 1], 'float32'), shape: [n, n], dtype: 'float32' },
+      { data: values(n * n, rng, [-1, 1], 'float32'), shape: [n, n], dtype: 'float32', view: { kind: 'permute', axes: [1, 0] } },
+    ], ([a, b]) => m.matmul(a, b));
+    expectClose(r.wasm.data, r.js.data, 0, n * 2 ** -22, 'matmul 300');
+  });
+
+  it('matmulInteger: int8/uint8 mixes, per-tensor/row/column zero points, batched (exact)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 33 }), fc.integer({ min: 0, max: 33 }), fc.integer({ min: 0, max: 90 }),
+        fc.constantFrom('int8', 'uint8'), fc.constantFrom('int8', 'uint8'), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer(),
+        (mm, n, k, aType, bType, perRow, perCol, batched, seed) => {
+          const rng = new m.Random(seed);
+          const range = (t: string): [number, number] => (t === 'int8' ? [-128, 127] : [0, 255]);
+          const aShape = batched ? [2, mm, k] : [mm, k];
+          const r = both(name, [
+            { data: values(m.sizeOf(aShape), rng, range(aType), aType as m.DType), shape: aShape, dtype: aType as m.DType },
+            { data: values(k * n, rng, range(bType), bType as m.DType), shape: [k, n], dtype: bType as m.DType },
+            { data: values(perRow ? mm : 1, rng, range(aType), aType as m.DType), shape: perRow ? [mm] : [], dtype: aType as m.DType },
+            { data: values(perCol ? n : 1, rng, range(bType), bType as m.DType), shape: perCol ? [n] : [], dtype: bType as m.DType },
+          ], ([a, b, za, zb]) => m.matmulInteger(a, b, za, zb));
+          expectClose(r.wasm.data, r.js.data, 0, 0, 'matmulInteger');
+        },
+      ),
+      { seed: SEED, numRuns: 80 },
+    );
+  });
+
+  it('conv2d: groups, stride, dilation, asymmetric padding, non-contiguous input (float32)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }), fc.constantFrom(1, 2, 3), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom(1, 2), fc.constantFrom(1, 2), fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)), fc.boolean(), fc.integer(),
+        (batch, groups, cPer, oPer, h, w, kh, kw, stride, dilation, pads, permuted, seed) => {
+          const c = groups * cPer;
+          const o = groups * oPer;
+          if (h + pads[0] + pads[2] < dilation * (kh - 1) + 1 || w + pads[1] + pads[3] < dilation * (kw - 1) + 1) return;
+          const rng = new m.Random(seed);
+          const xShape = permuted ? [batch, h, w, c] : [batch, c, h, w];
+          const r = both(name, [
+            { data: values(m.sizeOf(xShape), rng, [-1, 1], 'float32'), shape: xShape, dtype: 'float32' },
+            { data: values(o * cPer * kh * kw, rng, [-1, 1], 'float32'), shape: [o, cPer, kh, kw], dtype: 'float32' },
+          ], ([x, wt]) => m.conv2d(permuted ? m.permute(x, [0, 3, 1, 2]) : x, wt, { groups, stride, dilation, padding: pads }));
+          expectClose(r.wasm.data, r.js.data, 0, cPer * kh * kw * 2 ** -22, 'conv2d');
+        },
+      ),
+      { seed: SEED, numRuns: 100 },
+    );
+  });
+
   it('sum of a long contiguous row accumulates within n*eps', () => {
     const n = 100_003;
     const data = values(n, new m.Random(3), [0, 1], 'float32');

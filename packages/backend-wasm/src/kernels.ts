@@ -1,5 +1,5 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { bytesPerElement, isContiguous, sizeOf } from '@minnow/core';
+import { bytesPerElement, isContiguous, sizeOf, viewArray } from '@minnow/core';
 import { collapseDims, padRank } from './layout.js';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
@@ -58,6 +58,45 @@ function quantDescriptor(ctx: NativeContext, x: View, scale: View, zero: View, a
     stride(outer, 1), zero.strides[axis] ?? 0, stride(inner, 1),
     code, range[0], range[1],
   ]);
+}
+
+/**
+ * Calls `body` with the byte addresses of each matrix of a batched product (batch dims already
+ * broadcast, stride 0 where repeated) and the byte offset of its output matrix.
+ */
+function forEachMatrix(a: View, b: View, outMatrixBytes: number, body: (aAddress: number, bAddress: number, outOffset: number) => void, ctx: NativeContext): void {
+  const batchShape = a.shape.slice(0, -2);
+  const count = sizeOf(batchShape);
+  const rank = batchShape.length;
+  const aBytes = bytesPerElement(a.dtype);
+  const bBytes = bytesPerElement(b.dtype);
+  const aBase = ctx.address(a);
+  const bBase = ctx.address(b);
+  const index = new Array<number>(rank).fill(0);
+  for (let i = 0; i < count; i++) {
+    let ao = 0;
+    let bo = 0;
+    for (let d = 0; d < rank; d++) {
+      ao += index[d] * a.strides[d];
+      bo += index[d] * b.strides[d];
+    }
+    body(aBase + ao * aBytes, bBase + bo * bBytes, i * outMatrixBytes);
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++index[d] < batchShape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+/** The values of a zero-point view (scalar or 1-D) as int32s written to a temporary block; returns its address. */
+function zeroPointsBlock(ctx: NativeContext, view: View): number {
+  const n = sizeOf(view.shape);
+  const ptr = ctx.allocateTemporary(n * 4);
+  const source = viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length);
+  const target = new Int32Array(ctx.memory.buffer, ptr, n);
+  const stride = view.shape.length === 1 ? view.strides[0] : 0;
+  for (let i = 0; i < n; i++) target[i] = source[view.offset + i * stride];
+  return ptr;
 }
 
 export function nativeKernels(ctx: NativeContext): NativeKernels {
@@ -135,6 +174,55 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const desc = quantDescriptor(ctx, x, scale, zero, attrs.axis, attrs.blockSize, code, [0, 0]);
       if (desc === null) return false;
       exports.dequantizeF32(desc, ctx.address(x), ctx.address(scale), ctx.address(zero), output.buffer.ptr);
+      return true;
+    },
+    matmul: (inputs, output) => {
+      const [a, b] = inputs;
+      if (!f32(a, b) || !exports.gemmF32 || !exports.gemmF32ScratchBytes) return false;
+      const r = a.shape.length;
+      const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
+      const scratch = ctx.scratch(exports.gemmF32ScratchBytes(m, n, k));
+      const gemm = exports.gemmF32;
+      forEachMatrix(a, b, m * n * 4, (pa, pb, out) => {
+        gemm(m, n, k, pa, a.strides[r - 2], a.strides[r - 1], pb, b.strides[r - 2], b.strides[r - 1], output.buffer.ptr + out, scratch);
+      }, ctx);
+      return true;
+    },
+    matmulInteger: (inputs, output) => {
+      const [a, b, aZero, bZero] = inputs;
+      if (!exports.gemmI8 || !exports.gemmI8ScratchBytes) return false;
+      const r = a.shape.length;
+      const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
+      const scratch = ctx.scratch(exports.gemmI8ScratchBytes(m, n, k));
+      const za = zeroPointsBlock(ctx, aZero);
+      const zb = zeroPointsBlock(ctx, bZero);
+      const gemm = exports.gemmI8;
+      try {
+        forEachMatrix(a, b, m * n * 4, (pa, pb, out) => {
+          gemm(
+            m, n, k,
+            pa, a.strides[r - 2], a.strides[r - 1], a.dtype === 'int8' ? 1 : 0, za, sizeOf(aZero.shape) > 1 ? 1 : 0,
+            pb, b.strides[r - 2], b.strides[r - 1], b.dtype === 'int8' ? 1 : 0, zb, sizeOf(bZero.shape) > 1 ? 1 : 0,
+            output.buffer.ptr + out, scratch,
+          );
+        }, ctx);
+      } finally {
+        ctx.freeTemporary(za);
+        ctx.freeTemporary(zb);
+      }
+      return true;
+    },
+    conv2d: (inputs, output, attrs) => {
+      const [x, w] = inputs;
+      if (!f32(x, w) || !exports.conv2dF32 || !exports.conv2dF32ScratchBytes) return false;
+      if (sizeOf(output.shape) === 0) return true;
+      const values = [
+        ...x.shape, ...x.strides, ...w.shape, ...w.strides, output.shape[2], output.shape[3],
+        ...attrs.stride, ...attrs.padding, ...attrs.dilation, attrs.groups,
+      ];
+      const desc = ctx.writeDescriptor(values);
+      const scratch = ctx.scratch(exports.conv2dF32ScratchBytes(desc));
+      exports.conv2dF32(desc, ctx.address(x), ctx.address(w), output.buffer.ptr, scratch);
       return true;
     },
     sum: reduce('sum'),
