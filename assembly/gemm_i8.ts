@@ -19,6 +19,12 @@
 //
 // Blocking: B is packed in slabs of up to NC columns (all of n when it fits B_SLAB_BYTES), A in
 // blocks of MC rows sized to stay in L2; each B strip (k x 8) is reused from L1 across a block.
+// Block sizes moved results by under 2% (the kernel is compute bound), so they are not tuned hard.
+//
+// Zero points must lie in their tensor's range (ONNX types them like the tensor); others would
+// overflow the int16 packing. Both builds run this same code: relaxed SIMD offers nothing
+// faster for 9-bit operands on x64 (relaxed_dot_i8x16_i7x16 lowers to pmaddubsw + pmaddwd, needs
+// a 7-bit operand, and V8 11.3's Liftoff computes it wrongly).
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -51,7 +57,7 @@ function blockRows(m: i32, kp: i32): i32 {
 export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kp = (max(k, 0) + 1) >> 1;
-  return kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp) + roundUpTo(n, NR) * 8 + TILE_BYTES;
+  return kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp) + roundUpTo(n, NR) * 8 + EPI_BYTES + TILE_BYTES;
 }
 
 // ---- packing ------------------------------------------------------------------------------
@@ -81,9 +87,9 @@ export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
 }
 
 /**
- * Packs `count` lines (rows of A or columns of B) of a panel whose words sit `lineBytes` apart
- * within a k-pair group of `groupBytes`; lines beyond `count` up to `width` are zero.
- * line l starts at x + l*lineStride, k steps by kStride. Pairs from q0 on.
+ * Any strides: packs k-pairs q0.. of `count` lines (rows of A or columns of B; line l starts at
+ * x + (line0 + l) * lineStride, k steps by kStride) into a panel of `width` lines, word l of each
+ * `groupBytes` k-pair group; lines from `count` to `width` are zero.
  */
 function packLinesScalar(
   x: usize, lineStride: i32, kStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32,
@@ -108,10 +114,13 @@ function packLinesScalar(
   }
 }
 
-/** Lines contiguous in k (A row-major, B transposed): 4 lines x 4 pairs per step, transposed. */
+/**
+ * Four lines contiguous in k (A row-major, B column-major): 4 lines x 4 pairs per step, widened,
+ * zero point subtracted and transposed into the panel. Returns the first pair left to pack.
+ */
 function packLines4Contiguous(
   x: usize, lineStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32,
-  k: i32, kp: i32, dst: usize, groupBytes: i32,
+  k: i32, dst: usize, groupBytes: i32,
 ): i32 {
   let z0 = load<i32>(zero), z1 = z0, z2 = z0, z3 = z0;
   if (zeroPerLine) {
@@ -137,7 +146,7 @@ function packAPanel(
   i0: i32, rows: i32, k: i32, kp: i32, dst: usize,
 ): void {
   let q0 = 0;
-  if (cs == 1 && rows == MR) q0 = packLines4Contiguous(a, rs, signed, zero, perRow, i0, k, kp, dst, MR * 4);
+  if (cs == 1 && rows == MR) q0 = packLines4Contiguous(a, rs, signed, zero, perRow, i0, k, dst, MR * 4);
   else if (rs == 1 && rows == MR) q0 = packAColumnMajor(a, cs, signed, zero, perRow, i0, k, dst);
   if (q0 < kp) packLinesScalar(a, rs, cs, signed, zero, perRow, i0, rows, MR, k, q0, kp, dst, MR * 4);
 }
@@ -169,8 +178,8 @@ function packBStrip(
     if (cs == 1) {
       q0 = packBRowMajor(b, rs, signed, zero, perCol, j0, k, dst);
     } else if (rs == 1) {
-      q0 = packLines4Contiguous(b, cs, signed, zero, perCol, j0, k, kp, dst, NR * 4);
-      packLines4Contiguous(b, cs, signed, zero, perCol, j0 + 4, k, kp, dst + 16, NR * 4);
+      q0 = packLines4Contiguous(b, cs, signed, zero, perCol, j0, k, dst, NR * 4);
+      packLines4Contiguous(b, cs, signed, zero, perCol, j0 + 4, k, dst + 16, NR * 4);
     }
   }
   if (q0 < kp) packLinesScalar(b, cs, rs, signed, zero, perCol, j0, cols, NR, k, q0, kp, dst, NR * 4);
@@ -196,6 +205,65 @@ function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: boo
   return q;
 }
 
+// ---- epilogue helpers ---------------------------------------------------------------------
+
+// Per-call constants for the epilogues, splatted once into scratch (EPI_BYTES): requantization
+// bounds and rounding constants.
+const EPI_LO: i32 = 0;
+const EPI_HI: i32 = 16;
+const EPI_MAGIC: i32 = 32;
+const EPI_ZERO: i32 = 48;
+const EPI_OUT_SCALE: i32 = 64;
+const EPI_BYTES: i32 = 80;
+
+/** Multipliers for one row: the column values, times this row's A scale when A is per row (`as` != 0). */
+@inline function rowMultiplier(s: v128, as: usize, mode: i32, ep: usize): v128 {
+  if (as == 0) return s;
+  const m = f32x4.mul(f32x4.splat(load<f32>(as)), s);
+  return mode == MODE_DEQUANT ? m : f32x4.div(m, v128.load(ep, EPI_OUT_SCALE));
+}
+
+/** out = f32(acc) * (aScale * bScale) (+ bias): 8 floats of one row at `d`. */
+@inline function dequantRow(x0: v128, x1: v128, s0: v128, s1: v128, as: usize, bias: usize, d: usize, ep: usize): void {
+  let y0 = f32x4.mul(f32x4.convert_i32x4_s(x0), rowMultiplier(s0, as, MODE_DEQUANT, ep));
+  let y1 = f32x4.mul(f32x4.convert_i32x4_s(x1), rowMultiplier(s1, as, MODE_DEQUANT, ep));
+  if (bias != 0) {
+    y0 = f32x4.add(y0, v128.load(bias));
+    y1 = f32x4.add(y1, v128.load(bias, 16));
+  }
+  v128.store(d, y0);
+  v128.store(d, y1, 16);
+}
+
+/**
+ * out = saturate(roundHalfEven(f32(acc) * multiplier) + outZero): 8 bytes of one row at `d`.
+ * Clamps to [qmin - z, qmax - z] first, then rounds by adding 1.5 * 2^23 (the f32 add rounds to
+ * even and leaves the integer in the low mantissa bits): onnxruntime's MlasRequantizeOutput,
+ * operand order included, so a NaN clamps to qmin as there. pmax/pmin are single maxps/minps,
+ * where max/min cost V8 a NaN-propagating sequence.
+ */
+@inline function requantRow(x0: v128, x1: v128, s0: v128, s1: v128, as: usize, signed: bool, d: usize, ep: usize): void {
+  const lo = v128.load(ep, EPI_LO), hi = v128.load(ep, EPI_HI), magic = v128.load(ep, EPI_MAGIC);
+  const zero = v128.load(ep, EPI_ZERO);
+  let y0 = f32x4.mul(f32x4.convert_i32x4_s(x0), rowMultiplier(s0, as, MODE_REQUANT, ep));
+  let y1 = f32x4.mul(f32x4.convert_i32x4_s(x1), rowMultiplier(s1, as, MODE_REQUANT, ep));
+  y0 = i32x4.add(f32x4.add(f32x4.pmin(hi, f32x4.pmax(lo, y0)), magic), zero);
+  y1 = i32x4.add(f32x4.add(f32x4.pmin(hi, f32x4.pmax(lo, y1)), magic), zero);
+  const w = i16x8.narrow_i32x4_s(y0, y1);
+  v128.store64_lane(d, signed ? i8x16.narrow_i16x8_s(w, w) : i8x16.narrow_i16x8_u(w, w), 0);
+}
+
+@inline function storeRow(mode: i32, x0: v128, x1: v128, s0: v128, s1: v128, as: usize, bias: usize, signed: bool, d: usize, ep: usize): void {
+  if (mode == MODE_I32) {
+    v128.store(d, x0);
+    v128.store(d, x1, 16);
+  } else if (mode == MODE_DEQUANT) {
+    dequantRow(x0, x1, s0, s1, as, bias, d, ep);
+  } else {
+    requantRow(x0, x1, s0, s1, as, signed, d, ep);
+  }
+}
+
 // ---- micro-kernel -------------------------------------------------------------------------
 
 @inline function dotAdd(acc: v128, a: v128, b: v128): v128 {
@@ -203,14 +271,21 @@ function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: boo
 }
 
 /**
- * The MR x NR tile of A panel `pa` times B strip `pb` over kp pairs, stored as i32 rows `ds` bytes
- * apart. Unrolled by two k-pairs with a conditional exit between the halves: without the exit,
- * Binaryen merges both halves into one expression per accumulator and TurboFan then loads both
- * halves' operands up front, which no longer fits V8's 15 allocatable XMM registers (8
+ * The MR x NR tile of A panel `pa` times B strip `pb` over kp pairs, written through the epilogue
+ * `mode` as rows `ds` bytes apart from `d`. Column scales (or requant multipliers) for this
+ * tile's 8 columns are at `cs`, bias at `bias` (0: none), this tile's first row A scale at `as`
+ * (0: A per tensor, already folded into cs), signed output flag and constants `ep` for requant.
+ *
+ * The k loop is unrolled by two pairs with a conditional exit between the halves: without the
+ * exit, Binaryen merges both halves into one expression per accumulator and TurboFan then loads
+ * both halves' operands up front, which no longer fits V8's 15 allocatable XMM registers (the
  * accumulators spill: 65 GOP/s). Split this way each half holds 8 accumulators + 2 B vectors +
- * 4 A splats + 1 temporary = 15, and the loop runs at ~90 GOP/s from L1 (83 not unrolled).
+ * 4 A splats + 1 temporary = 15 (~90 GOP/s from L1; 83 not unrolled).
  */
-function kernel4x8(pa: usize, pb: usize, kp: i32, dst: usize, ds: usize): void {
+function kernel4x8(
+  pa: usize, pb: usize, kp: i32, mode: i32, d: usize, ds: usize,
+  cs: usize, bias: usize, as: usize, signed: bool, ep: usize,
+): void {
   let c00 = i32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const end = pb + (<usize>kp << 5);
   while (pb < end) {
@@ -236,13 +311,19 @@ function kernel4x8(pa: usize, pb: usize, kp: i32, dst: usize, ds: usize): void {
     pa += 32;
     pb += 64;
   }
-  v128.store(dst, c00); v128.store(dst, c01, 16); dst += ds;
-  v128.store(dst, c10); v128.store(dst, c11, 16); dst += ds;
-  v128.store(dst, c20); v128.store(dst, c21, 16); dst += ds;
-  v128.store(dst, c30); v128.store(dst, c31, 16);
+  let s0 = c00, s1 = c00;
+  if (mode != MODE_I32) {
+    s0 = v128.load(cs);
+    s1 = v128.load(cs, 16);
+  }
+  const step: usize = as != 0 ? 4 : 0;
+  storeRow(mode, c00, c01, s0, s1, as, bias, signed, d, ep);
+  storeRow(mode, c10, c11, s0, s1, as + step, bias, signed, d + ds, ep);
+  storeRow(mode, c20, c21, s0, s1, as + 2 * step, bias, signed, d + 2 * ds, ep);
+  storeRow(mode, c30, c31, s0, s1, as + 3 * step, bias, signed, d + 3 * ds, ep);
 }
 
-// ---- epilogues ----------------------------------------------------------------------------
+// ---- driver -------------------------------------------------------------------------------
 
 /** Column parameters over n padded to NR: [0, npad) scale or multiplier, [npad, 2 npad) bias. */
 function prepareColumns(
@@ -255,6 +336,7 @@ function prepareColumns(
     let s: f32 = 0, bj: f32 = 0;
     if (j < n) {
       const bs = bScalePerCol ? load<f32>(bScale + (<usize>j << 2)) : b0;
+      // The product before the division, each rounded to f32: onnxruntime's order.
       s = aScalePerRow ? bs : (mode == MODE_DEQUANT ? a0 * bs : a0 * bs / outScale);
       if (bias != 0) bj = load<f32>(bias + (<usize>j << 2));
     }
@@ -263,87 +345,28 @@ function prepareColumns(
   }
 }
 
-function storeI32Edge(tile: usize, c: usize, n: i32, i: i32, j: i32, rows: i32, cols: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const d = c + (<usize>((i + r) * n + j) << 2);
-    const s = tile + <usize>(r * NR * 4);
-    for (let l = 0; l < cols; l++) store<i32>(d + (<usize>l << 2), load<i32>(s + (<usize>l << 2)));
-  }
-}
-
-function dequantTile(
-  tile: usize, out: usize, n: i32, npad: i32, i: i32, j: i32, rows: i32, cols: i32,
-  aScale: usize, aScalePerRow: bool, hasBias: bool, colParams: usize,
-): void {
-  const sp = colParams + (<usize>j << 2);
-  const bp = colParams + (<usize>(npad + j) << 2);
-  const s0 = v128.load(sp), s1 = v128.load(sp, 16);
-  const bias0 = v128.load(bp), bias1 = v128.load(bp, 16);
-  for (let r = 0; r < rows; r++) {
-    let m0 = s0, m1 = s1;
-    if (aScalePerRow) {
-      const as = f32x4.splat(load<f32>(aScale + (<usize>(i + r) << 2)));
-      m0 = f32x4.mul(as, s0);
-      m1 = f32x4.mul(as, s1);
-    }
-    const t = tile + <usize>(r * NR * 4);
-    let y0 = f32x4.mul(f32x4.convert_i32x4_s(v128.load(t)), m0);
-    let y1 = f32x4.mul(f32x4.convert_i32x4_s(v128.load(t, 16)), m1);
-    if (hasBias) {
-      y0 = f32x4.add(y0, bias0);
-      y1 = f32x4.add(y1, bias1);
-    }
-    const d = out + (<usize>((i + r) * n + j) << 2);
-    if (cols == NR) {
-      v128.store(d, y0);
-      v128.store(d, y1, 16);
-    } else {
-      v128.store(t, y0);
-      v128.store(t, y1, 16);
-      for (let l = 0; l < cols; l++) store<f32>(d + (<usize>l << 2), load<f32>(t + (<usize>l << 2)));
-    }
-  }
-}
-
-function requantTile(
-  tile: usize, out: usize, n: i32, i: i32, j: i32, rows: i32, cols: i32,
-  aScale: usize, aScalePerRow: bool, outScale: f32, outZero: i32, outSigned: bool, colParams: usize,
-): void {
-  const sp = colParams + (<usize>j << 2);
-  const s0 = v128.load(sp), s1 = v128.load(sp, 16);
+function prepareRequant(outScale: f32, outZero: i32, outSigned: bool, ep: usize): void {
   const qmin = outSigned ? -128 : 0;
   const qmax = outSigned ? 127 : 255;
-  const lo = f32x4.splat(<f32>(qmin - outZero));
-  const hi = f32x4.splat(<f32>(qmax - outZero));
-  const zv = i32x4.splat(outZero);
-  const os = f32x4.splat(outScale);
+  v128.store(ep, f32x4.splat(<f32>(qmin - outZero)), EPI_LO);
+  v128.store(ep, f32x4.splat(<f32>(qmax - outZero)), EPI_HI);
+  v128.store(ep, f32x4.splat(12582912.0), EPI_MAGIC); // 1.5 * 2^23
+  v128.store(ep, i32x4.splat(outZero - 0x4b400000), EPI_ZERO);
+  v128.store(ep, f32x4.splat(outScale), EPI_OUT_SCALE);
+}
+
+/** Copies `rows` x `cols` elements of `bytes` (1 or 4) bytes from the tile buffer (rows NR * 4 bytes apart) to out. */
+function copyEdge(tile: usize, out: usize, rowBytes: usize, rows: i32, cols: i32, bytes: i32): void {
   for (let r = 0; r < rows; r++) {
-    let m0 = s0, m1 = s1;
-    if (aScalePerRow) {
-      const as = f32x4.splat(load<f32>(aScale + (<usize>(i + r) << 2)));
-      m0 = f32x4.div(f32x4.mul(as, s0), os);
-      m1 = f32x4.div(f32x4.mul(as, s1), os);
-    }
     const t = tile + <usize>(r * NR * 4);
-    let y0 = f32x4.mul(f32x4.convert_i32x4_s(v128.load(t)), m0);
-    let y1 = f32x4.mul(f32x4.convert_i32x4_s(v128.load(t, 16)), m1);
-    // Clamp, then round: what onnxruntime's MlasRequantizeOutput does; exact because the bounds are integers.
-    y0 = f32x4.nearest(f32x4.min(f32x4.max(y0, lo), hi));
-    y1 = f32x4.nearest(f32x4.min(f32x4.max(y1, lo), hi));
-    const w = i16x8.narrow_i32x4_s(
-      i32x4.add(i32x4.trunc_sat_f32x4_s(y0), zv), i32x4.add(i32x4.trunc_sat_f32x4_s(y1), zv));
-    const bytes = outSigned ? i8x16.narrow_i16x8_s(w, w) : i8x16.narrow_i16x8_u(w, w);
-    const d = out + <usize>((i + r) * n + j);
-    if (cols == NR) {
-      v128.store64_lane(d, bytes, 0);
+    const d = out + <usize>r * rowBytes;
+    if (bytes == 4) {
+      for (let l = 0; l < cols; l++) store<u32>(d + (<usize>l << 2), load<u32>(t + (<usize>l << 2)));
     } else {
-      v128.store(t, bytes);
       for (let l = 0; l < cols; l++) store<u8>(d + <usize>l, load<u8>(t + <usize>l));
     }
   }
 }
-
-// ---- driver -------------------------------------------------------------------------------
 
 function gemmDriver(
   mode: i32, m: i32, n: i32, k: i32,
@@ -361,10 +384,15 @@ function gemmDriver(
   const packB = scratch;
   const packA = packB + <usize>(kp * 4 * nc);
   const colParams = packA + <usize>(kp * 4 * mc);
-  const tile = colParams + <usize>(npad * 8);
+  const ep = colParams + <usize>(npad * 8);
+  const tile = ep + <usize>EPI_BYTES;
   if (mode != MODE_I32) {
     prepareColumns(mode, n, npad, aScale, aScalePerRow, bScale, bScalePerCol, bias, outScale, colParams);
+    if (mode == MODE_REQUANT) prepareRequant(outScale, outZero, outSigned, ep);
   }
+  const outBytes = mode == MODE_REQUANT ? 1 : 4;
+  const rowBytes = <usize>(n * outBytes);
+  const biasParams = mode == MODE_DEQUANT && bias != 0 ? colParams + <usize>(npad * 4) : 0;
   const stripBytes = kp * NR * 4;
   const panelBytes = kp * MR * 4;
   for (let j0 = 0; j0 < n; j0 += nc) {
@@ -383,21 +411,38 @@ function gemmDriver(
         const pb = packB + <usize>(s / NR * stripBytes);
         const cols = min(NR, nb - s);
         const j = j0 + s;
+        const cs = colParams + (<usize>j << 2);
+        const bp = biasParams != 0 ? biasParams + (<usize>j << 2) : 0;
         for (let r = 0; r < mb; r += MR) {
           const pa = packA + <usize>(r / MR * panelBytes);
           const rows = min(MR, mb - r);
           const i = i0 + r;
-          if (mode == MODE_I32 && rows == MR && cols == NR) {
-            kernel4x8(pa, pb, kp, out + (<usize>(i * n + j) << 2), <usize>(n * 4));
-            continue;
+          const as = mode != MODE_I32 && aScalePerRow ? aScale + (<usize>i << 2) : 0;
+          const d = out + <usize>i * rowBytes + <usize>(j * outBytes);
+          if (rows == MR && cols == NR) {
+            kernel4x8(pa, pb, kp, mode, d, rowBytes, cs, bp, as, outSigned, ep);
+          } else if (as != 0 && rows < MR) {
+            // Edge rows with per-row A scales: only valid rows' scales may be read.
+            kernel4x8(pa, pb, kp, MODE_I32, tile, NR * 4, cs, bp, 0, outSigned, ep);
+            edgeRows(mode, tile, rows, cs, bp, as, outSigned, ep);
+          } else {
+            kernel4x8(pa, pb, kp, mode, tile, NR * 4, cs, bp, as, outSigned, ep);
           }
-          kernel4x8(pa, pb, kp, tile, <usize>(NR * 4));
-          if (mode == MODE_I32) storeI32Edge(tile, out, n, i, j, rows, cols);
-          else if (mode == MODE_DEQUANT) dequantTile(tile, out, n, npad, i, j, rows, cols, aScale, aScalePerRow, bias != 0, colParams);
-          else requantTile(tile, out, n, i, j, rows, cols, aScale, aScalePerRow, outScale, outZero, outSigned, colParams);
+          if (rows < MR || cols < NR) {
+            copyEdge(tile, d, rowBytes, rows, cols, outBytes);
+          }
         }
       }
     }
+  }
+}
+
+/** Applies the epilogue in place to `rows` rows of a tile buffer holding int32 (A scale per row). */
+function edgeRows(mode: i32, tile: usize, rows: i32, cs: usize, bias: usize, as: usize, signed: bool, ep: usize): void {
+  const s0 = v128.load(cs), s1 = v128.load(cs, 16);
+  for (let r = 0; r < rows; r++) {
+    const t = tile + <usize>(r * NR * 4);
+    storeRow(mode, v128.load(t), v128.load(t, 16), s0, s1, as + (<usize>r << 2), bias, signed, t, ep);
   }
 }
 
