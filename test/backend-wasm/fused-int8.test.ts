@@ -35,7 +35,10 @@ describe.each(builds)('fused int8 GEMM epilogues (%s)', (_, module) => {
         fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer(),
         (m, n, k, aSigned, bSigned, perRow, perCol, outSigned, seed) => {
           const rng = new Random(seed);
-          const ints = (count: number, signed: boolean) => (signed ? Int8Array : Uint8Array).from({ length: count }, () => rng.int(256) - (signed ? 128 : 0));
+          const ints = (count: number, signed: boolean): Int8Array | Uint8Array => {
+            const values = Array.from({ length: count }, () => rng.int(256) - (signed ? 128 : 0));
+            return signed ? Int8Array.from(values) : Uint8Array.from(values);
+          };
           const a = ints(m * k, aSigned);
           const b = ints(k * n, bSigned);
           const aZero = Int32Array.from(ints(perRow ? m : 1, aSigned));
@@ -69,7 +72,8 @@ describe.each(builds)('fused int8 GEMM epilogues (%s)', (_, module) => {
           exports.gemmI8DequantF32(...args, pbias, out, scratch);
           const deq = new Float32Array(mem.buffer, out, m * n).slice();
           exports.gemmI8Requant(...args, outScale, outZero, +outSigned, out, scratch);
-          const req = (outSigned ? Int8Array : Uint8Array).from(new Uint8Array(mem.buffer, out, m * n));
+          const bytes = new Uint8Array(mem.buffer, out, m * n);
+          const req = outSigned ? Int8Array.from(bytes, (v) => (v << 24) >> 24) : Uint8Array.from(bytes);
 
           const [qmin, qmax] = outSigned ? [-128, 127] : [0, 255];
           for (let i = 0; i < m; i++) {
