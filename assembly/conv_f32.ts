@@ -2,8 +2,9 @@
 // groups), three ways:
 // - 1x1, stride 1, no padding, contiguous rows: a plain gemmF32 per (batch, group), reading the
 //   input in place as B [C/g, H*W];
-// - few output channels per group (depthwise and the like): a direct kernel, SIMD over output
-//   columns, since a GEMM with m = 1 or 2 would waste most of each 5x8 / 6x8 tile;
+// - one input channel per group (depthwise, any channel multiplier): a direct kernel over a
+//   zero-padded copy of the channel, SIMD over output columns; as a GEMM it would have k = kH*kW
+//   and m = O/groups, far too small for the 5x8 / 6x8 tiles;
 // - otherwise implicit GEMM: out[o, pix] = sum_q W[o, q] * X^[q, pix] with q = (c, kh, kw). The
 //   im2col matrix X^ is never materialised: each KC x NCONV block of it is packed straight from
 //   the input into gemmF32Block's micro-panel layout, so the input is read once per block and no
@@ -59,9 +60,9 @@ const NCONV: i32 = 512;
     d(desc, 7) == 1 && d(desc, 6) == d(desc, 3);
 }
 
-@inline function isDirect(desc: usize): bool {
-  const og = d(desc, 8) / d(desc, 26);
-  return og <= 2;
+/** One input channel per group (depthwise, possibly with a channel multiplier). */
+@inline function isDepthwise(desc: usize): bool {
+  return d(desc, 9) == 1;
 }
 
 /**
@@ -93,7 +94,7 @@ export function conv2dF32ScratchBytes(desc: usize): i32 {
   const pixels = d(desc, 16) * d(desc, 17);
   if (d(desc, 0) <= 0 || O <= 0 || pixels <= 0 || k <= 0) return 0;
   if (isPointwise(desc)) return gemmF32ScratchBytes(og, pixels, k);
-  if (isDirect(desc)) return 0;
+  if (isDepthwise(desc)) return (planeRows(desc) * planeCols(desc)) << 2;
   const kc = kBlock(k);
   const nc = imin((pixels + 7) & ~7, NCONV);
   const weights = weightsFlat(desc) ? 0 : (og * k + 3) & ~3;
@@ -122,11 +123,10 @@ export function conv2dF32(desc: usize, x: usize, w: usize, out: usize, scratch: 
     }
     return;
   }
-  if (isDirect(desc)) {
+  if (isDepthwise(desc)) {
     for (let n = 0; n < N; n++) {
-      for (let o = 0; o < O; o++) {
-        const g = o / og;
-        directChannel(desc, at(x, n * xs0 + g * Cg * xs1), at(w, o * ws0), at(out, (n * O + o) * pixels));
+      for (let g = 0; g < groups; g++) {
+        depthwiseGroup(desc, at(x, n * xs0 + g * xs1), at(w, g * og * ws0), at(out, (n * O + g * og) * pixels), og, scratch);
       }
     }
     return;
@@ -209,7 +209,7 @@ function copyWeights(desc: usize, w: usize, og: i32, dst: usize): void {
 }
 
 /** Writes `count` zeros to consecutive pixels from `pix` of one packed row. */
-function zeroSpan(row0: usize, pix: i32, count: i32, panelBytes: usize): void {
+@inline function zeroSpan(row0: usize, pix: i32, count: i32, panelBytes: usize): void {
   const end = pix + count;
   let slot = row0 + <usize>(pix >> 3) * panelBytes;
   const zero = f32x4.splat(0);
@@ -239,36 +239,54 @@ function zeroSpan(row0: usize, pix: i32, count: i32, panelBytes: usize): void {
 }
 
 /**
+ * copySpan for a constant step of 1 or 2 (inlined per step so no loop tests it): vector stores
+ * of whole panels; returns the first pixel it did not write.
+ */
+@inline function copyRun(slot: usize, pix: i32, end: i32, src: usize, step: i32, panelBytes: usize, srcLimit: usize): i32 {
+  const runBytes = <usize>step << 5;
+  const lane = pix & 7;
+  if (lane != 0) {
+    const from = src - (<usize>(lane * step) << 2);
+    // A short span's head vector reads past its end: only while inside the input.
+    if (from + runBytes > srcLimit) return pix;
+    storeFrom(slot, lane, loadLo(from, step), loadHi(from, step));
+    src = from + runBytes;
+    pix += 8 - lane;
+    slot += panelBytes;
+  }
+  for (; pix + 8 <= end; pix += 8) {
+    v128.store(slot, loadLo(src, step));
+    v128.store(slot, loadHi(src, step), 16);
+    src += runBytes;
+    slot += panelBytes;
+  }
+  if (pix < end && src + runBytes <= srcLimit) {
+    v128.store(slot, loadLo(src, step));
+    v128.store(slot, loadHi(src, step), 16);
+    pix = end;
+  }
+  return pix;
+}
+
+/**
  * Copies `count` input values `step` floats apart, from `src`, to consecutive pixels from `pix`.
  * Vector loads may read up to 7 steps before `src` (inside linear memory: tensors live above
  * 64 KiB) and, at the span's end, past it only while below `srcLimit` (the input's end).
  */
-function copySpan(row0: usize, pix: i32, count: i32, src: usize, step: i32, panelBytes: usize, srcLimit: usize): void {
+@inline function copySpan(row0: usize, pix: i32, count: i32, src: usize, step: i32, panelBytes: usize, srcLimit: usize): void {
   const end = pix + count;
-  const stepBytes = <usize>step << 2;
-  let slot = row0 + <usize>(pix >> 3) * panelBytes;
-  if (step <= 2) {
-    const lane = pix & 7;
-    if (lane != 0) {
-      const from = src - <usize>lane * stepBytes;
-      storeFrom(slot, lane, loadLo(from, step), loadHi(from, step));
-      src = from + (stepBytes << 3);
-      pix += 8 - lane;
-      slot += panelBytes;
-    }
-    for (; pix + 8 <= end; pix += 8) {
-      v128.store(slot, loadLo(src, step));
-      v128.store(slot, loadHi(src, step), 16);
-      src += stepBytes << 3;
-      slot += panelBytes;
-    }
-    if (pix < end && src + (stepBytes << 3) <= srcLimit) {
-      v128.store(slot, loadLo(src, step));
-      v128.store(slot, loadHi(src, step), 16);
-      return;
-    }
+  const slot0 = row0 + <usize>(pix >> 3) * panelBytes;
+  let done = pix;
+  if (step == 1) {
+    done = copyRun(slot0, pix, end, src, 1, panelBytes, srcLimit);
+  } else if (step == 2) {
+    done = copyRun(slot0, pix, end, src, 2, panelBytes, srcLimit);
   }
-  slot += <usize>(pix & 7) << 2;
+  if (done >= end) return;
+  const stepBytes = <usize>step << 2;
+  src += <usize>(done - pix) * stepBytes;
+  pix = done;
+  let slot = row0 + <usize>(pix >> 3) * panelBytes + (<usize>(pix & 7) << 2);
   while (pix < end) {
     store<f32>(slot, load<f32>(src));
     src += stepBytes;
@@ -308,8 +326,9 @@ function packPatches(desc: usize, xg: usize, pc: i32, kc: i32, jc: i32, nc: i32,
     const xc = at(xg, c * xs1 + iwOff * xs3);
     const row0 = dst + (<usize>p << 5);
     if (linear) {
-      // Output rows whose input row is inside [0, H): [ohLo, ohHi].
-      const ohLo = imax(ohFirst, -ihOff), ohHi = imin(ohLast, H - 1 - ihOff);
+      // Output rows whose input row is inside [0, H): [ohLo, ohHi]. With no valid column the
+      // copy below would read past the input's end: the whole row is zero anyway.
+      const ohLo = imax(ohFirst, -ihOff), ohHi = owEnd > owLo ? imin(ohLast, H - 1 - ihOff) : ohLo - 1;
       const pixStart = imin(nc, imax(0, ohLo * outW - jc));
       const pixEnd = imax(pixStart, imin(nc, ohHi * outW + owEnd - jc));
       if (pixStart > 0) zeroSpan(row0, 0, pixStart, panelBytes);
@@ -344,72 +363,122 @@ function packPatches(desc: usize, xg: usize, pc: i32, kc: i32, jc: i32, nc: i32,
   }
 }
 
-/**
- * One output channel: out[oh, ow] = sum over the group's Cg channels and kH x kW taps, SIMD over
- * ow where a 4-wide run of taps lies inside the input row (unit column stride, sW 1 or 2).
- */
-function directChannel(desc: usize, xg: usize, wo: usize, out: usize): void {
-  const H = d(desc, 2), W = d(desc, 3), xs1 = d(desc, 5), xs2 = d(desc, 6), xs3 = d(desc, 7);
-  const Cg = d(desc, 9), kH = d(desc, 10), kW = d(desc, 11);
-  const ws1 = d(desc, 13), ws2 = d(desc, 14), ws3 = d(desc, 15);
-  const outH = d(desc, 16), outW = d(desc, 17);
-  const sH = d(desc, 18), sW = d(desc, 19), padT = d(desc, 20), padL = d(desc, 21);
-  const dH = d(desc, 24), dW = d(desc, 25);
-  // Output columns where every tap kw is inside [0, W): [owIn0, owIn1).
-  const owIn0 = imin(outW, imax(0, ceilDiv(padL, sW)));
-  const owIn1 = imax(owIn0, imin(outW, floorDiv(W - 1 + padL - (kW - 1) * dW, sW) + 1));
-  const vector = xs3 == 1 && (sW == 1 || sW == 2);
-  for (let oh = 0; oh < outH; oh++) {
-    const ihBase = oh * sH - padT;
-    // Taps kh with ih inside [0, H).
-    const kh0 = imin(kH, imax(0, ceilDiv(-ihBase, dH)));
-    const kh1 = imax(kh0, imin(kH, floorDiv(H - 1 - ihBase, dH) + 1));
-    const orow = at(out, oh * outW);
-    let ow = 0;
-    for (; ow < owIn0; ow++) store<f32>(at(orow, ow), directPoint(desc, xg, wo, ihBase, ow * sW - padL, kh0, kh1));
-    if (vector) {
-      for (; ow + 4 <= owIn1; ow += 4) {
-        let acc = f32x4.splat(0);
-        const iw = ow * sW - padL;
-        for (let c = 0; c < Cg; c++) {
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xr = at(xg, c * xs1 + (ihBase + kh * dH) * xs2 + iw);
-            const wr = at(wo, c * ws1 + kh * ws2);
-            for (let kw = 0; kw < kW; kw++) {
-              const src = at(xr, kw * dW);
-              let xv: v128;
-              if (sW == 1) {
-                xv = v128.load(src);
-              } else {
-                xv = i32x4.shuffle(v128.load(src), v128.load(src, 12), 0, 2, 5, 7);
-              }
-              acc = madd(v128.load32_splat(at(wr, kw * ws3)), xv, acc);
-            }
-          }
-        }
-        v128.store(at(orow, ow), acc);
-      }
+// Depthwise path (one input channel per group): the channel is copied once into a zero-padded
+// plane in scratch, so the kernel needs no bounds checks and reads any input strides the same way.
+// (Splitting the plane into even and odd columns for sW = 2, so taps need no shuffle, measured
+// no faster: the split cost what the shuffles did.)
+
+/** Rows of the padded plane: every input row the output rows read, padding included. */
+@inline function planeRows(desc: usize): i32 {
+  return (d(desc, 16) - 1) * d(desc, 18) + (d(desc, 10) - 1) * d(desc, 24) + 1;
+}
+
+/** Columns (a multiple of 4) of the padded plane: covers the last 4-wide output run's reads. */
+@inline function planeCols(desc: usize): i32 {
+  const outW4 = (d(desc, 17) + 3) & ~3;
+  return ((outW4 - 1) * d(desc, 19) + (d(desc, 11) - 1) * d(desc, 25) + 1 + 3) & ~3;
+}
+
+/** Copies input channel xc into the padded plane: plane[r, col] = x[r - padT, col - padL] or 0. */
+function padPlane(desc: usize, xc: usize, plane: usize): void {
+  const H = d(desc, 2), W = d(desc, 3), xs2 = d(desc, 6), xs3 = d(desc, 7);
+  const padT = d(desc, 20), padL = d(desc, 21);
+  const rows = planeRows(desc), cols = planeCols(desc);
+  const c0 = imax(0, padL), c1 = imin(cols, W + padL); // plane columns inside the input
+  for (let r = 0; r < rows; r++) {
+    const dst = plane + (<usize>(r * cols) << 2);
+    for (let col = 0; col < cols; col += 4) v128.store(dst + (<usize>col << 2), f32x4.splat(0));
+    const ih = r - padT;
+    if (<u32>ih >= <u32>H || c1 <= c0) continue;
+    const src = at(xc, ih * xs2 + (c0 - padL) * xs3);
+    let col = c0;
+    if (xs3 == 1) {
+      for (; col + 4 <= c1; col += 4) v128.store(dst + (<usize>col << 2), v128.load(src + (<usize>(col - c0) << 2)));
     }
-    for (; ow < outW; ow++) store<f32>(at(orow, ow), directPoint(desc, xg, wo, ihBase, ow * sW - padL, kh0, kh1));
+    for (; col < c1; col++) store<f32>(dst + (<usize>col << 2), load<f32>(at(src, (col - c0) * xs3)));
   }
 }
 
-/** One output value, with bounds checks on the input column. */
-function directPoint(desc: usize, xg: usize, wo: usize, ihBase: i32, iwBase: i32, kh0: i32, kh1: i32): f32 {
-  const W = d(desc, 3), xs1 = d(desc, 5), xs2 = d(desc, 6), xs3 = d(desc, 7);
-  const Cg = d(desc, 9), kW = d(desc, 11);
-  const ws1 = d(desc, 13), ws2 = d(desc, 14), ws3 = d(desc, 15);
+/** Four plane values `step` floats apart from src. */
+@inline function gather4(src: usize, step: i32): v128 {
+  if (step == 1) return v128.load(src);
+  if (step == 2) return i32x4.shuffle(v128.load(src), v128.load(src, 12), 0, 2, 5, 7);
+  const s = <usize>step << 2;
+  let v = f32x4.splat(load<f32>(src));
+  v = f32x4.replace_lane(v, 1, load<f32>(src + s));
+  v = f32x4.replace_lane(v, 2, load<f32>(src + 2 * s));
+  return f32x4.replace_lane(v, 3, load<f32>(src + 3 * s));
+}
+
+/** Stores the first `count` (1..4) lanes of v at dst. */
+@inline function storePartial(dst: usize, v: v128, count: i32): void {
+  if (count >= 4) {
+    v128.store(dst, v);
+    return;
+  }
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+}
+
+/** One output channel of a depthwise conv from its padded input plane; sW == step. */
+@inline function depthwiseChannel(desc: usize, plane: usize, wo: usize, out: usize, step: i32): void {
+  const kH = d(desc, 10), kW = d(desc, 11), ws2 = d(desc, 14), ws3 = d(desc, 15);
+  const outH = d(desc, 16), outW = d(desc, 17), sH = d(desc, 18);
   const dH = d(desc, 24), dW = d(desc, 25);
-  let acc: f32 = 0;
-  for (let c = 0; c < Cg; c++) {
-    for (let kh = kh0; kh < kh1; kh++) {
-      const xr = at(xg, c * xs1 + (ihBase + kh * dH) * xs2);
-      const wr = at(wo, c * ws1 + kh * ws2);
-      for (let kw = 0; kw < kW; kw++) {
-        const iw = iwBase + kw * dW;
-        if (<u32>iw < <u32>W) acc += load<f32>(at(wr, kw * ws3)) * load<f32>(at(xr, iw * xs3));
+  const rowBytes = <usize>planeCols(desc) << 2;
+  const dw = <usize>dW << 2, dh = <usize>dH * rowBytes;
+  const run = <usize>step << 4; // plane bytes between 4-wide output runs
+  if (kH == 3 && kW == 3) {
+    // Weights held in registers: 9 + accumulator + operand + product fit in 15.
+    const w00 = v128.load32_splat(wo), w01 = v128.load32_splat(at(wo, ws3)), w02 = v128.load32_splat(at(wo, 2 * ws3));
+    const w10 = v128.load32_splat(at(wo, ws2)), w11 = v128.load32_splat(at(wo, ws2 + ws3)), w12 = v128.load32_splat(at(wo, ws2 + 2 * ws3));
+    const w20 = v128.load32_splat(at(wo, 2 * ws2)), w21 = v128.load32_splat(at(wo, 2 * ws2 + ws3)), w22 = v128.load32_splat(at(wo, 2 * ws2 + 2 * ws3));
+    for (let oh = 0; oh < outH; oh++) {
+      let src = plane + <usize>(oh * sH) * rowBytes;
+      let dst = at(out, oh * outW);
+      for (let ow = 0; ow < outW; ow += 4) {
+        let acc = f32x4.mul(w00, gather4(src, step));
+        acc = madd(w01, gather4(src + dw, step), acc);
+        acc = madd(w02, gather4(src + 2 * dw, step), acc);
+        acc = madd(w10, gather4(src + dh, step), acc);
+        acc = madd(w11, gather4(src + dh + dw, step), acc);
+        acc = madd(w12, gather4(src + dh + 2 * dw, step), acc);
+        acc = madd(w20, gather4(src + 2 * dh, step), acc);
+        acc = madd(w21, gather4(src + 2 * dh + dw, step), acc);
+        acc = madd(w22, gather4(src + 2 * dh + 2 * dw, step), acc);
+        storePartial(dst, acc, outW - ow);
+        src += run;
+        dst += 16;
       }
     }
+    return;
   }
-  return acc;
+  for (let oh = 0; oh < outH; oh++) {
+    const rowSrc = plane + <usize>(oh * sH) * rowBytes;
+    const dst = at(out, oh * outW);
+    for (let ow = 0; ow < outW; ow += 4) {
+      let acc = f32x4.splat(0);
+      const src = rowSrc + <usize>ow * (<usize>step << 2);
+      for (let kh = 0; kh < kH; kh++) {
+        const r = src + <usize>kh * dh;
+        const wr = at(wo, kh * ws2);
+        for (let kw = 0; kw < kW; kw++) acc = madd(v128.load32_splat(at(wr, kw * ws3)), gather4(r + <usize>kw * dw, step), acc);
+      }
+      storePartial(dst + (<usize>ow << 2), acc, outW - ow);
+    }
+  }
+}
+
+/** All og output channels of one depthwise group (input channel xc) for one batch item. */
+function depthwiseGroup(desc: usize, xc: usize, w: usize, out: usize, og: i32, plane: usize): void {
+  const ws0 = d(desc, 12), sW = d(desc, 19);
+  const pixels = d(desc, 16) * d(desc, 17);
+  padPlane(desc, xc, plane);
+  for (let o = 0; o < og; o++) {
+    const wo = at(w, o * ws0), dst = at(out, o * pixels);
+    if (sW == 1) depthwiseChannel(desc, plane, wo, dst, 1);
+    else if (sW == 2) depthwiseChannel(desc, plane, wo, dst, 2);
+    else depthwiseChannel(desc, plane, wo, dst, sW);
+  }
 }
