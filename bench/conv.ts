@@ -47,9 +47,11 @@ export const bench: Bench = {
   summary(rows: readonly Row[]) {
     const lines = SHAPES.flatMap((s) => {
       const at = (impl: string) => rows.find((r) => r.impl === impl && r.shape === s.label)?.gflops as number | undefined;
-      const mine = at('minnow-wasm');
-      const parts = ['tfjs-wasm', 'ort-node'].flatMap((p) => (mine && at(p) ? [`${(mine / at(p)!).toFixed(2)}x ${p}`] : []));
-      return parts.length ? [`- ${s.label}: minnow-wasm runs at ${parts.join(', ')}.`] : [];
+      return ['minnow-wasm', 'minnow-wasm-simd128'].flatMap((impl) => {
+        const mine = at(impl);
+        const parts = ['tfjs-wasm', 'ort-node'].flatMap((p) => (mine && at(p) ? [`${(mine / at(p)!).toFixed(2)}x ${p}`] : []));
+        return parts.length ? [`- ${s.label}: ${impl} runs at ${parts.join(', ')}.`] : [];
+      });
     });
     return lines.length ? ['Ratios (same run):', '', ...lines] : [];
   },
@@ -67,7 +69,7 @@ export const bench: Bench = {
           ctx.note(`conv ${impl} ${s.label}: skipped (${(error as Error).message})`);
         }
       };
-      for (const backend of ['wasm', 'js']) {
+      for (const backend of ['wasm', 'wasm-simd128', 'js']) {
         await attempt(`minnow-${backend}`, async () => {
           const tx = fromArray(x, [1, s.c, s.hw, s.hw], { backend });
           const tw = fromArray(w, [s.o, cg, s.k, s.k], { backend });

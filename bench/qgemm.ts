@@ -35,17 +35,19 @@ export const bench: Bench = {
   columns: ['impl', 'm', 'n', 'k', 'ms', 'gops'],
   method: [
     'A [m, k] and B [k, n] with uniform random int8 values (ort-node: A as uint8 with zero point 128, B int8), int32 result read back.',
-    'minnow-wasm-f32 multiplies the same values as float32 on the wasm backend.',
+    'minnow-wasm-f32 multiplies the same values as float32 on the wasm backend; the -simd128 rows force the SIMD128 build (the plain rows run relaxed SIMD, whose float32 GEMM uses fused multiply-add while the int8 GEMM is the same code in both builds).',
     'Median of repeated runs after warm-up; gops = 2 m n k / seconds / 1e9 for every row.',
   ],
   summary(rows: readonly Row[]) {
     const lines = SHAPES.flatMap(([m, n, k]) => {
       const at = (impl: string) => rows.find((r) => r.impl === impl && r.m === m && r.n === n && r.k === k)?.gops as number | undefined;
-      const i8 = at('minnow-wasm-int8');
-      const f32 = at('minnow-wasm-f32');
       const ort = at('ort-node-int8');
-      const parts = [f32 && i8 ? `${(i8 / f32).toFixed(2)}x minnow-wasm-f32` : '', ort && i8 ? `${(i8 / ort).toFixed(2)}x ort-node-int8` : ''].filter(Boolean);
-      return parts.length ? [`- ${m}x${n}x${k}: minnow-wasm-int8 runs at ${parts.join(', ')}.`] : [];
+      return ['', '-simd128'].flatMap((suffix) => {
+        const i8 = at(`minnow-wasm${suffix}-int8`);
+        const f32 = at(`minnow-wasm${suffix}-f32`);
+        const parts = [f32 && i8 ? `${(i8 / f32).toFixed(2)}x minnow-wasm${suffix}-f32` : '', ort && i8 ? `${(i8 / ort).toFixed(2)}x ort-node-int8` : ''].filter(Boolean);
+        return parts.length ? [`- ${m}x${n}x${k}: minnow-wasm${suffix}-int8 runs at ${parts.join(', ')}.`] : [];
+      });
     });
     return lines.length ? ['Ratios (same run):', '', ...lines] : [];
   },
@@ -63,26 +65,28 @@ export const bench: Bench = {
           ctx.note(`qgemm ${impl} ${m}x${n}x${k}: skipped (${(error as Error).message})`);
         }
       };
-      await attempt('minnow-wasm-int8', async () => {
-        const ta = fromArray(a, [m, k], { backend: 'wasm' });
-        const tb = fromArray(b, [k, n], { backend: 'wasm' });
-        try {
-          return await timeMinnow(() => matmulInteger(ta, tb), big);
-        } finally {
-          ta.dispose();
-          tb.dispose();
-        }
-      });
-      await attempt('minnow-wasm-f32', async () => {
-        const ta = fromArray(Float32Array.from(a), [m, k], { backend: 'wasm' });
-        const tb = fromArray(Float32Array.from(b), [k, n], { backend: 'wasm' });
-        try {
-          return await timeMinnow(() => matmul(ta, tb), big);
-        } finally {
-          ta.dispose();
-          tb.dispose();
-        }
-      });
+      for (const [suffix, backend] of [['', 'wasm'], ['-simd128', 'wasm-simd128']] as const) {
+        await attempt(`minnow-wasm${suffix}-int8`, async () => {
+          const ta = fromArray(a, [m, k], { backend });
+          const tb = fromArray(b, [k, n], { backend });
+          try {
+            return await timeMinnow(() => matmulInteger(ta, tb), big);
+          } finally {
+            ta.dispose();
+            tb.dispose();
+          }
+        });
+        await attempt(`minnow-wasm${suffix}-f32`, async () => {
+          const ta = fromArray(Float32Array.from(a), [m, k], { backend });
+          const tb = fromArray(Float32Array.from(b), [k, n], { backend });
+          try {
+            return await timeMinnow(() => matmul(ta, tb), big);
+          } finally {
+            ta.dispose();
+            tb.dispose();
+          }
+        });
+      }
       await attempt('ort-node-int8', async () => {
         const ort = await ortNode();
         const model = singleNodeModel('MatMulInteger', [

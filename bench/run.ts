@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { init, backendStatus } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
-import { wasmBackend } from '@minnow/backend-wasm';
+import { loadWasmBackend, wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import { formatTable, writeResults, type Bench, type Row } from './lib/harness.js';
 
@@ -35,6 +35,8 @@ async function main(): Promise<number> {
   enableRelaxedSimd();
   await init(jsBackend);
   await init(wasmBackend);
+  // The SIMD128 build side by side with the best build (relaxed SIMD where the engine has it).
+  await init({ name: 'wasm-simd128', create: () => loadWasmBackend({ build: 'simd', name: 'wasm-simd128' }) });
   const { bench } = await BENCHES[name]();
   const rows: Row[] = [];
   const notes: string[] = [];
