@@ -47,35 +47,6 @@ function quantizeRun(x: usize, out: usize, n: i32, s: f32, z: i32, qmin: i32, qm
   }
 }
 
-export function quantizeF32(desc: usize, x: usize, scale: usize, zero: usize, out: usize): void {
-  const outer = dim(desc, 0), d = dim(desc, 1), inner = dim(desc, 2), block = dim(desc, 3);
-  const s0 = dim(desc, 4), s1 = dim(desc, 5), s2 = dim(desc, 6);
-  const z0 = dim(desc, 7), z1 = dim(desc, 8), z2 = dim(desc, 9);
-  const code = dim(desc, 10), qmin = dim(desc, 11), qmax = dim(desc, 12);
-  for (let o = 0; o < outer; o++) {
-    for (let a = 0; a < d; ) {
-      const b = a / block;
-      if (inner == 1) {
-        // Quantization axis innermost: the run is the rest of this block.
-        const run = min(block - (a % block), d - a);
-        const at = o * d + a;
-        quantizeRun(x + (<usize>at << 2), out + <usize>at, run, load<f32>(scale + (<usize>(o * s0 + b * s1) << 2)), loadQ(code, zero, o * z0 + b * z1), qmin, qmax);
-        a += run;
-      } else if (s2 == 0 && z2 == 0) {
-        const at = (o * d + a) * inner;
-        quantizeRun(x + (<usize>at << 2), out + <usize>at, inner, load<f32>(scale + (<usize>(o * s0 + b * s1) << 2)), loadQ(code, zero, o * z0 + b * z1), qmin, qmax);
-        a++;
-      } else {
-        for (let i = 0; i < inner; i++) {
-          const at = (o * d + a) * inner + i;
-          quantizeRun(x + (<usize>at << 2), out + <usize>at, 1, load<f32>(scale + (<usize>(o * s0 + b * s1 + i * s2) << 2)), loadQ(code, zero, o * z0 + b * z1 + i * z2), qmin, qmax);
-        }
-        a++;
-      }
-    }
-  }
-}
-
 /** out = (x - z) * s over a contiguous run sharing one scale and zero point. */
 function dequantizeRun(code: i32, x: usize, out: usize, n: i32, s: f32, z: i32): void {
   const vs = f32x4.splat(s);
@@ -97,31 +68,52 @@ function dequantizeRun(code: i32, x: usize, out: usize, n: i32, s: f32, z: i32):
   }
 }
 
-export function dequantizeF32(desc: usize, x: usize, scale: usize, zero: usize, out: usize): void {
+/**
+ * Walks x as [outer, D, inner] in runs that share one scale and zero point and quantizes
+ * (float32 -> 8-bit codes) or dequantizes (codes -> float32) each run.
+ */
+function forEachRun(quantizing: bool, desc: usize, x: usize, scale: usize, zero: usize, out: usize): void {
   const outer = dim(desc, 0), d = dim(desc, 1), inner = dim(desc, 2), block = dim(desc, 3);
   const s0 = dim(desc, 4), s1 = dim(desc, 5), s2 = dim(desc, 6);
   const z0 = dim(desc, 7), z1 = dim(desc, 8), z2 = dim(desc, 9);
-  const code = dim(desc, 10);
-  const bytes: i32 = code == Q_I32 ? 4 : 1;
+  const code = dim(desc, 10), qmin = dim(desc, 11), qmax = dim(desc, 12);
+  const xBytes: i32 = quantizing || code == Q_I32 ? 4 : 1;
+  const outBytes: i32 = quantizing ? 1 : 4;
   for (let o = 0; o < outer; o++) {
     for (let a = 0; a < d; ) {
       const b = a / block;
       if (inner == 1) {
+        // Quantization axis innermost: the run is the rest of this block.
         const run = min(block - (a % block), d - a);
         const at = o * d + a;
-        dequantizeRun(code, x + <usize>(at * bytes), out + (<usize>at << 2), run, load<f32>(scale + (<usize>(o * s0 + b * s1) << 2)), loadQ(code, zero, o * z0 + b * z1));
+        applyRun(quantizing, code, x + <usize>(at * xBytes), out + <usize>(at * outBytes), run, scale, o * s0 + b * s1, zero, o * z0 + b * z1, qmin, qmax);
         a += run;
       } else if (s2 == 0 && z2 == 0) {
         const at = (o * d + a) * inner;
-        dequantizeRun(code, x + <usize>(at * bytes), out + (<usize>at << 2), inner, load<f32>(scale + (<usize>(o * s0 + b * s1) << 2)), loadQ(code, zero, o * z0 + b * z1));
+        applyRun(quantizing, code, x + <usize>(at * xBytes), out + <usize>(at * outBytes), inner, scale, o * s0 + b * s1, zero, o * z0 + b * z1, qmin, qmax);
         a++;
       } else {
         for (let i = 0; i < inner; i++) {
           const at = (o * d + a) * inner + i;
-          dequantizeRun(code, x + <usize>(at * bytes), out + (<usize>at << 2), 1, load<f32>(scale + (<usize>(o * s0 + b * s1 + i * s2) << 2)), loadQ(code, zero, o * z0 + b * z1 + i * z2));
+          applyRun(quantizing, code, x + <usize>(at * xBytes), out + <usize>(at * outBytes), 1, scale, o * s0 + b * s1 + i * s2, zero, o * z0 + b * z1 + i * z2, qmin, qmax);
         }
         a++;
       }
     }
   }
+}
+
+@inline function applyRun(quantizing: bool, code: i32, x: usize, out: usize, n: i32, scale: usize, scaleIndex: i32, zero: usize, zeroIndex: i32, qmin: i32, qmax: i32): void {
+  const s = load<f32>(scale + (<usize>scaleIndex << 2));
+  const z = loadQ(code, zero, zeroIndex);
+  if (quantizing) quantizeRun(x, out, n, s, z, qmin, qmax);
+  else dequantizeRun(code, x, out, n, s, z);
+}
+
+export function quantizeF32(desc: usize, x: usize, scale: usize, zero: usize, out: usize): void {
+  forEachRun(true, desc, x, scale, zero, out);
+}
+
+export function dequantizeF32(desc: usize, x: usize, scale: usize, zero: usize, out: usize): void {
+  forEachRun(false, desc, x, scale, zero, out);
 }
