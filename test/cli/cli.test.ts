@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { EXIT, runCli, type Output } from '@minnow/cli';
+
+function collector() {
+  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
+  const output: Output = {
+    line: (t) => out.lines.push(t),
+    json: (v) => out.documents.push(v),
+    error: (t) => out.errors.push(t),
+  };
+  return { out, output };
+}
+
+describe('minnow CLI', () => {
+  it('backends --json lists js and wasm with what each really runs as', async () => {
+    const { out, output } = collector();
+    expect(await runCli(['backends', '--json'], output)).toBe(EXIT.ok);
+    const doc = out.documents[0] as { backends: { name: string; available: boolean; info: { mode: string } | null }[] };
+    const byName = Object.fromEntries(doc.backends.map((b) => [b.name, b]));
+    expect(byName.js.available).toBe(true);
+    expect(byName.js.info?.mode).toBe('typescript');
+    expect(byName.wasm.available).toBe(true);
+    expect(['simd128', 'relaxed-simd']).toContain(byName.wasm.info?.mode);
+  });
+
+  it('an unknown command is bad input (exit 2), not a crash', async () => {
+    const { output } = collector();
+    expect(await runCli(['no-such-command'], output)).toBe(EXIT.badInput);
+  });
+
+  it('demo --json reports real figures: int8 4x smaller with small error, integer matmul close to float', async () => {
+    const { out, output } = collector();
+    expect(await runCli(['demo', '--json'], output)).toBe(EXIT.ok);
+    const figures = out.documents[0] as {
+      weightBytes: { float32: number; int8PerChannel: number; int4Blocked32: number };
+      maxAbsError: { int8PerChannel: number; int4Blocked32: number };
+      integerMatmulRelativeError: number;
+      matmul512Gflops: Record<string, number>;
+    };
+    expect(figures.weightBytes.float32 / figures.weightBytes.int8PerChannel).toBeGreaterThan(3.9);
+    expect(figures.weightBytes.float32 / figures.weightBytes.int4Blocked32).toBeGreaterThan(6);
+    expect(figures.maxAbsError.int8PerChannel).toBeLessThan(figures.maxAbsError.int4Blocked32);
+    expect(figures.integerMatmulRelativeError).toBeLessThan(0.02);
+    expect(Object.keys(figures.matmul512Gflops).sort()).toEqual(['js', 'wasm']);
+  });
+});
