@@ -58,9 +58,56 @@ export const REDUCE_MAX: i32 = 1;
 function reduceSumAll(x: usize, desc: usize): f32 { return reduceInner(REDUCE_SUM, x, desc); }
 function reduceMaxAll(x: usize, desc: usize): f32 { return reduceInner(REDUCE_MAX, x, desc); }
 
+/**
+ * Column reduction: when the kept innermost dim is contiguous and the reduced dims are not (e.g.
+ * summing [rows, cols] over rows, as bias gradients do), walk the reduced elements in memory
+ * order and combine whole output rows with SIMD instead of striding down each column.
+ */
+function reduceColumns(op: i32, desc: usize, x: usize, out: usize): void {
+  const n0 = dim(desc, 0), n1 = dim(desc, 1), n2 = dim(desc, 2);
+  const s0 = dim(desc, 3), s1 = dim(desc, 4);
+  const m0 = dim(desc, 6), m1 = dim(desc, 7), m2 = dim(desc, 8);
+  const t0 = dim(desc, 9), t1 = dim(desc, 10), t2 = dim(desc, 11);
+  const init: f32 = op == REDUCE_SUM ? 0 : -Infinity;
+  const vinit = f32x4.splat(init);
+  for (let i0 = 0; i0 < n0; i0++) {
+    for (let i1 = 0; i1 < n1; i1++) {
+      const row = out + (<usize>((i0 * n1 + i1) * n2) << 2);
+      let j = 0;
+      for (; j + 4 <= n2; j += 4) v128.store(row + (<usize>j << 2), vinit);
+      for (; j < n2; j++) store<f32>(row + (<usize>j << 2), init);
+      for (let r0 = 0; r0 < m0; r0++) {
+        for (let r1 = 0; r1 < m1; r1++) {
+          for (let r2 = 0; r2 < m2; r2++) {
+            const src = x + (<usize>(i0 * s0 + i1 * s1 + r0 * t0 + r1 * t1 + r2 * t2) << 2);
+            j = 0;
+            if (op == REDUCE_SUM) {
+              for (; j + 4 <= n2; j += 4) {
+                const at = <usize>j << 2;
+                v128.store(row + at, f32x4.add(v128.load(row + at), v128.load(src + at)));
+              }
+              for (; j < n2; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) + load<f32>(src + (<usize>j << 2)));
+            } else {
+              for (; j + 4 <= n2; j += 4) {
+                const at = <usize>j << 2;
+                v128.store(row + at, f32x4.max(v128.load(row + at), v128.load(src + at)));
+              }
+              for (; j < n2; j++) store<f32>(row + (<usize>j << 2), f32.max(load<f32>(row + (<usize>j << 2)), load<f32>(src + (<usize>j << 2))));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 export function reduceF32(op: i32, desc: usize, x: usize, out: usize): void {
   const n0 = dim(desc, 0), n1 = dim(desc, 1), n2 = dim(desc, 2);
   const s0 = dim(desc, 3), s1 = dim(desc, 4), s2 = dim(desc, 5);
+  if (s2 == 1 && n2 >= 4 && dim(desc, 11) != 1) {
+    reduceColumns(op, desc, x, out);
+    return;
+  }
   let o = out;
   for (let i0 = 0; i0 < n0; i0++) {
     for (let i1 = 0; i1 < n1; i1++) {

@@ -76,7 +76,7 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
     dtypes: DTYPES,
     syncRead: true,
     notes: [
-      `native kernels (float32 unless noted): ${Object.keys(native).join(', ')}`,
+      `native kernels (float32 unless noted; reductions use SIMD along rows or, for column reductions, across the kept axis): ${Object.keys(native).join(', ')}`,
       'other ops and dtypes run the reference kernels of backend-js on linear memory',
       ...notes,
     ],
