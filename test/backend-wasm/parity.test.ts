@@ -333,6 +333,32 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     },
   );
 
+  it('gather and pad on wide rows (the row-copy paths), every dtype, negative indices and pads', () => {
+    const dtypes: m.DType[] = ['float32', 'float64', 'int32', 'int8', 'uint8', 'bool'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...dtypes), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 16, max: 90 }),
+        fc.integer({ min: 0, max: 1 }), fc.tuple(fc.integer({ min: -1, max: 2 }), fc.integer({ min: -1, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
+        fc.constantFrom(0, -0, 3), fc.integer(),
+        (dtype, a, b, width, axis, pads, value, seed) => {
+          const rng = new m.Random(seed);
+          const shape = [a, b, width];
+          const data = values(m.sizeOf(shape), rng, dtype === 'bool' ? [0, 1] : [-100, 100], dtype);
+          const dim = shape[axis];
+          const idx = Int32Array.from({ length: 5 }, () => rng.int(2 * dim) - dim);
+          // Negative pads crop; keep the crop within the first dim.
+          const first: [number, number] = a + Math.min(0, pads[0]) + Math.min(0, pads[1]) >= 0 ? [pads[0], pads[1]] : [0, 0];
+          const padSpec: [number, number][] = [first, [pads[2], 0], [pads[3], 1]];
+          const r = both(name, [{ data, shape, dtype }, { data: idx, shape: [5], dtype: 'int32' }], ([x, i]) =>
+            m.concat([m.reshape(m.gather(x, i, axis), [-1]), m.reshape(m.pad(x, padSpec, dtype === 'bool' ? 0 : value), [-1])], 0),
+          );
+          expectClose(r.wasm.data, r.js.data, 0, 0, 'gather/pad');
+        },
+      ),
+      { seed: SEED, numRuns: 80 },
+    );
+  });
+
   it('sum of a long contiguous row accumulates within n*eps', () => {
     const n = 100_003;
     const data = values(n, new m.Random(3), [0, 1], 'float32');

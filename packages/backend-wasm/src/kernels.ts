@@ -1,5 +1,5 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { bytesPerElement, isContiguous, sizeOf, viewArray } from '@minnow/core';
+import { MinnowError, bytesPerElement, contiguousStrides, isContiguous, sizeOf, viewArray } from '@minnow/core';
 import { collapseDims, padRank } from './layout.js';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
@@ -36,6 +36,9 @@ function elementwiseDescriptor(ctx: NativeContext, output: View, inputs: readonl
   if (!layout) return null;
   return ctx.writeDescriptor([...layout.shape, ...layout.strides.flat()]);
 }
+
+/** Below this many bytes per row, a per-row copyWithin costs more than the reference loop. */
+const MIN_ROW_BYTES = 64;
 
 const QUANT_CODES: Partial<Record<string, number>> = { int8: 0, uint8: 1, int32: 2 };
 const QUANT_RANGE = { int8: [-128, 127], uint8: [0, 255], int4: [-8, 7], uint4: [0, 15] } as const;
@@ -223,6 +226,60 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const desc = ctx.writeDescriptor(values);
       const scratch = ctx.scratch(exports.conv2dF32ScratchBytes(desc));
       exports.conv2dF32(desc, ctx.address(x), ctx.address(w), output.buffer.ptr, scratch);
+      return true;
+    },
+    // Row moves: whole rows of at least MIN_ROW_BYTES are moved with copyWithin (a native memmove).
+    gather: (inputs, output, attrs) => {
+      const [data, indices] = inputs;
+      const axis = attrs.axis;
+      const inner = sizeOf(data.shape.slice(axis + 1));
+      const rowBytes = inner * bytesPerElement(data.dtype);
+      if (rowBytes < MIN_ROW_BYTES || !isContiguous(data.shape, data.strides) || !isContiguous(indices.shape, indices.strides)) return false;
+      const dim = data.shape[axis];
+      const count = sizeOf(indices.shape);
+      const raw = new Int32Array(ctx.memory.buffer, ctx.address(indices), count);
+      const rows = new Int32Array(count);
+      for (let j = 0; j < count; j++) {
+        const v = raw[j];
+        if (v < -dim || v >= dim) throw new MinnowError('OUT_OF_RANGE', `gather: index ${v} at position ${j} is out of range for axis ${axis} of size ${dim}`);
+        rows[j] = v < 0 ? v + dim : v;
+      }
+      const bytes = new Uint8Array(ctx.memory.buffer);
+      const base = ctx.address(data);
+      const outer = sizeOf(data.shape.slice(0, axis));
+      let dst = output.buffer.ptr;
+      for (let a = 0; a < outer; a++) {
+        for (let j = 0; j < count; j++) {
+          const src = base + (a * dim + rows[j]) * rowBytes;
+          bytes.copyWithin(dst, src, src + rowBytes);
+          dst += rowBytes;
+        }
+      }
+      return true;
+    },
+    pad: (inputs, output, attrs) => {
+      const x = inputs[0];
+      const rank = x.shape.length;
+      if (rank === 0 || !isContiguous(x.shape, x.strides)) return false;
+      const bpe = bytesPerElement(x.dtype);
+      const rowBytes = x.shape[rank - 1] * bpe;
+      if (rowBytes < MIN_ROW_BYTES) return false;
+      if (!Object.is(attrs.value, 0)) viewArray(output.dtype, ctx.memory.buffer, output.buffer.ptr, output.buffer.length).fill(attrs.value);
+      const outStrides = contiguousStrides(output.shape);
+      const bytes = new Uint8Array(ctx.memory.buffer);
+      const rows = sizeOf(x.shape.slice(0, -1));
+      const index = new Array<number>(rank - 1).fill(0);
+      let src = ctx.address(x);
+      for (let r = 0; r < rows; r++) {
+        let at = attrs.pads[rank - 1][0];
+        for (let d = 0; d < rank - 1; d++) at += (index[d] + attrs.pads[d][0]) * outStrides[d];
+        bytes.copyWithin(output.buffer.ptr + at * bpe, src, src + rowBytes);
+        src += rowBytes;
+        for (let d = rank - 2; d >= 0; d--) {
+          if (++index[d] < x.shape[d]) break;
+          index[d] = 0;
+        }
+      }
       return true;
     },
     sum: reduce('sum'),
