@@ -320,14 +320,15 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     );
   });
 
-  it.each([[[37, 45], [0]], [[5, 7, 13], [0]], [[4, 3, 6, 10], [0, 1]], [[2, 9, 5], [0]], [[64, 3], [0]]] as const)(
+  const columnCases: [number[], number[]][] = [[[37, 45], [0]], [[5, 7, 13], [0]], [[4, 3, 6, 10], [0, 1]], [[2, 9, 5], [0]], [[64, 3], [0]]];
+  it.each(columnCases)(
     'column reductions (reduced axes outside a contiguous kept axis): %j over %j',
     (shape, axes) => {
       const data = values(m.sizeOf(shape), new m.Random(5), [-10, 10], 'float32');
       data[7] = NaN; // max propagates NaN down its column
       for (const [op, fn] of [['sum', m.sum], ['max', m.max]] as const) {
         const r = both(name, [{ data, shape: [...shape], dtype: 'float32' }], ([x]) => fn(x, { axes: [...axes] }));
-        const n = axes.reduce((p, a) => p * shape[a], 1);
+        const n = axes.reduce((p: number, a) => p * shape[a], 1);
         expectClose(r.wasm.data, r.js.data, op === 'sum' ? n * 2 ** -23 : 0, op === 'sum' ? n * 10 * 2 ** -23 : 0, `${op} columns`);
       }
     },
