@@ -1,6 +1,6 @@
 import { conv2d, fromArray, Random, type Tensor } from '@minnow/core';
 import { ELEM, singleNodeModel } from './lib/onnx-models.js';
-import { timeIt, type Bench, type BenchContext, type Row } from './lib/harness.js';
+import { measure, timeIt, type Bench, type BenchContext, type Row } from './lib/harness.js';
 import { ortNode, tfjs } from './lib/peers.js';
 
 /** Real convolution shapes from ResNet/MobileNet-style networks, batch 1, float32, single thread. */
@@ -61,14 +61,8 @@ export const bench: Bench = {
       const cg = s.c / s.groups;
       const x = random(s.c * s.hw * s.hw, 1);
       const w = random(s.o * cg * s.k * s.k, 2);
-      const emit = (impl: string, seconds: number) => ctx.emit({ bench: 'conv', impl, shape: s.label, ms: seconds * 1000, gflops: flops(s) / seconds / 1e9 });
-      const attempt = async (impl: string, fn: () => Promise<number>) => {
-        try {
-          emit(impl, await fn());
-        } catch (error) {
-          ctx.note(`conv ${impl} ${s.label}: skipped (${(error as Error).message})`);
-        }
-      };
+      const attempt = (impl: string, time: () => Promise<number>) =>
+        measure(ctx, `conv ${impl} ${s.label}`, time, (seconds) => ({ bench: 'conv', impl, shape: s.label, ms: seconds * 1000, gflops: flops(s) / seconds / 1e9 }));
       for (const backend of ['wasm', 'wasm-simd128', 'js']) {
         await attempt(`minnow-${backend}`, async () => {
           const tx = fromArray(x, [1, s.c, s.hw, s.hw], { backend });

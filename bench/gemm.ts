@@ -1,6 +1,6 @@
 import { fromArray, matmul, Random } from '@minnow/core';
 import { ELEM, singleNodeModel } from './lib/onnx-models.js';
-import { timeIt, type Bench, type BenchContext } from './lib/harness.js';
+import { measure, timeIt, type Bench, type BenchContext } from './lib/harness.js';
 import { ortNode, ortWeb, tfjs } from './lib/peers.js';
 
 /**
@@ -126,12 +126,7 @@ export const bench: Bench = {
       const a = randomMatrix(n, 1);
       const b = randomMatrix(n, 2);
       for (const [impl, time] of Object.entries(IMPLEMENTATIONS)) {
-        try {
-          const seconds = await time(a, b, n);
-          ctx.emit({ bench: 'gemm', impl, m: n, n, k: n, ms: seconds * 1000, gflops: (2 * n ** 3) / seconds / 1e9 });
-        } catch (error) {
-          ctx.note(`gemm ${impl} ${n}: skipped (${(error as Error).message})`);
-        }
+        await measure(ctx, `gemm ${impl} ${n}`, () => time(a, b, n), (seconds) => ({ bench: 'gemm', impl, m: n, n, k: n, ms: seconds * 1000, gflops: (2 * n ** 3) / seconds / 1e9 }));
       }
     }
   },

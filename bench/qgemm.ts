@@ -1,6 +1,6 @@
 import { fromArray, matmul, matmulInteger, Random, type Tensor } from '@minnow/core';
 import { ELEM, singleNodeModel } from './lib/onnx-models.js';
-import { timeIt, type Bench, type BenchContext, type Row } from './lib/harness.js';
+import { measure, timeIt, type Bench, type BenchContext, type Row } from './lib/harness.js';
 import { ortNode } from './lib/peers.js';
 
 /**
@@ -57,14 +57,8 @@ export const bench: Bench = {
       const a = Int8Array.from(randomInts(m * k, -128, 127, 1));
       const b = Int8Array.from(randomInts(k * n, -128, 127, 2));
       const big = m * n * k >= 2 ** 28;
-      const emit = (impl: string, seconds: number) => ctx.emit({ bench: 'qgemm', impl, m, n, k, ms: seconds * 1000, gops: (2 * m * n * k) / seconds / 1e9 });
-      const attempt = async (impl: string, fn: () => Promise<number>) => {
-        try {
-          emit(impl, await fn());
-        } catch (error) {
-          ctx.note(`qgemm ${impl} ${m}x${n}x${k}: skipped (${(error as Error).message})`);
-        }
-      };
+      const attempt = (impl: string, time: () => Promise<number>) =>
+        measure(ctx, `qgemm ${impl} ${m}x${n}x${k}`, time, (seconds) => ({ bench: 'qgemm', impl, m, n, k, ms: seconds * 1000, gops: (2 * m * n * k) / seconds / 1e9 }));
       for (const [suffix, backend] of [['', 'wasm'], ['-simd128', 'wasm-simd128']] as const) {
         await attempt(`minnow-wasm${suffix}-int8`, async () => {
           const ta = fromArray(a, [m, k], { backend });

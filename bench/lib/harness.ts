@@ -47,6 +47,18 @@ export async function timeIt(fn: () => unknown | Promise<unknown>, options: { wa
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * Times one implementation and emits its row; an implementation that fails to load or run costs
+ * only its own row, and the note says which and why.
+ */
+export async function measure(ctx: BenchContext, label: string, time: () => Promise<number>, toRow: (seconds: number) => Row): Promise<void> {
+  try {
+    ctx.emit(toRow(await time()));
+  } catch (error) {
+    ctx.note(`${label}: skipped (${(error as Error).message})`);
+  }
+}
+
 export function machineDescription(): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { rng } from '../helpers/reference.js';
 import { gemm, gemmInteger } from '../../packages/backend-js/src/kernels/gemm.js';
 import type { NumericArray } from '../../packages/backend-js/src/kernels/gemm.js';
 
@@ -25,17 +26,6 @@ function layout(kind: LayoutKind, rows: number, cols: number): Layout {
 
 type ElemType = 'f32' | 'f64' | 'i32' | 'i8' | 'u8';
 
-/** Deterministic PRNG (mulberry32) so fast-check only has to shrink a seed, not whole arrays. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(type: ElemType, size: number, rand: () => number): NumericArray {
   switch (type) {

@@ -70,6 +70,23 @@ describe('LinearAllocator', () => {
     expect(allocator.stats().top).toBe(BASE);
   });
 
+  it('running out of linear memory is a MinnowError naming the request, and the allocator stays usable', () => {
+    const allocator = new LinearAllocator(new WebAssembly.Memory({ initial: 2, maximum: 3 }), BASE);
+    const error = (() => {
+      try {
+        allocator.allocate(1 << 20);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(MinnowError);
+    expect((error as MinnowError).message).toMatch(/out of memory allocating 1048576 bytes/);
+    expect(allocator.stats().liveBlocks).toBe(0);
+    const p = allocator.allocate(1000);
+    allocator.free(p);
+    expect(allocator.stats().top).toBe(BASE);
+  });
+
   it('double free is an internal error, not corruption', () => {
     const allocator = new LinearAllocator(new WebAssembly.Memory({ initial: 2 }), BASE);
     const p = allocator.allocate(10);

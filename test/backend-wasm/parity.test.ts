@@ -360,6 +360,23 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     );
   });
 
+  it('gather on the row-copy path rejects an out-of-range index with OUT_OF_RANGE naming it, leaking nothing', () => {
+    const before = backends[build].memory();
+    scope(() => {
+      const x = m.zeros([4, 32], { backend: name });
+      let error: unknown;
+      try {
+        m.gather(x, m.tensor([1, 4], { dtype: 'int32', backend: name }), 0);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(m.MinnowError);
+      expect((error as m.MinnowError).code).toBe('OUT_OF_RANGE');
+      expect((error as m.MinnowError).message).toMatch(/index 4 at position 1 .* size 4/);
+    });
+    expect(backends[build].memory()).toEqual(before);
+  });
+
   it('sum of a long contiguous row accumulates within n*eps', () => {
     const n = 100_003;
     const data = values(n, new m.Random(3), [0, 1], 'float32');

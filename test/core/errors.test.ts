@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   MinnowError, add, conv2d, exp, expand, flatten, gather, matmul, maximum, mul, normalizeAxis, permute, reshape, resolveReshape,
-  scope, slice, softmax, squeeze, sub, sum, tensor, transpose, unsqueeze, where, zeros,
+  scope, slice, softmax, squeeze, sub, sum, tensor, transpose, unsqueeze, where, zeros, type Tensor,
 } from '@minnow/core';
 import { itNoLeaks } from '../helpers/leaks.js';
 import { arbShape, expectMinnowError, runs, size } from '../helpers/reference.js';
@@ -139,4 +139,20 @@ describe('out-of-range slices and axes', () => {
       expectMinnowError(() => gather(zeros([0]), tensor([0], { dtype: 'int32' })), 'OUT_OF_RANGE', 'gather');
     });
   });
+
+  describe('arguments that are not tensors', () => {
+    itNoLeaks('name the op and the argument instead of failing with a TypeError', () => {
+      const x = zeros([2, 2]);
+      const bad = undefined as unknown as Tensor;
+      expectMinnowError(() => matmul(x, bad), 'INVALID_ARGUMENT', 'matmul', 'b', 'undefined');
+      expectMinnowError(() => exp(null as unknown as Tensor), 'INVALID_ARGUMENT', 'exp', 'null');
+      expectMinnowError(() => add(x, 'a' as unknown as number), 'INVALID_ARGUMENT', 'add', 'operand 1', 'string');
+      const cond = tensor([true]);
+      expectMinnowError(() => where(cond, 1, 2), 'INVALID_ARGUMENT', 'where', 'at least one operand');
+      expectMinnowError(() => sum({} as unknown as Tensor), 'INVALID_ARGUMENT', 'sum', 'object');
+      x.dispose();
+      cond.dispose();
+    });
+  });
 });
+

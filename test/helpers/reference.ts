@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import {
-  MinnowError, expand, fromArray, permute, slice, type DType, type Tensor, type TypedArray,
+  MinnowError, Random, expand, fromArray, permute, slice, type DType, type Tensor, type TypedArray,
 } from '@minnow/core';
 
 /**
@@ -13,16 +13,10 @@ import {
 // ------------------------------------------------------------------------------------------------
 // randomness
 
-/** mulberry32: deterministic, so fast-check only shrinks a seed. */
+/** A seeded uniform source in [0, 1) (core's Random), so fast-check only shrinks a seed. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.uniform();
 }
 
 export const randInt = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));

@@ -34,7 +34,6 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
   const context: NativeContext = {
     exports: module.exports,
     memory,
-    descriptor,
     writeDescriptor(values: readonly number[]): number {
       if (values.length > 64) throw new MinnowError('INTERNAL', `wasm descriptor of ${values.length} values`);
       new Int32Array(memory.buffer, descriptor, values.length).set(values);

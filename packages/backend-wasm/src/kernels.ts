@@ -8,7 +8,6 @@ import type { WasmBuffer } from './backend.js';
 export interface NativeContext {
   readonly exports: KernelExports;
   readonly memory: WebAssembly.Memory;
-  readonly descriptor: number;
   /** Writes i32 values into the descriptor block and returns its address. */
   writeDescriptor(values: readonly number[]): number;
   /** A scratch block of at least `bytes`, reused across calls (allocating may grow memory). */

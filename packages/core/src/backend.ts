@@ -1,4 +1,4 @@
-import type { DType, TypedArray, DTypeArrayMap } from './dtype.js';
+import type { DType, TypedArray } from './dtype.js';
 import type { KernelOp, PrimitiveAttrs } from './ops/table.js';
 
 /**
@@ -72,4 +72,3 @@ export interface BackendFactory<Buf = unknown> {
   create(): Promise<Backend<Buf>>;
 }
 
-export type { DTypeArrayMap };
