@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   gemm: () => import('./gemm.js'),
   qgemm: () => import('./qgemm.js'),
   conv: () => import('./conv.js'),
+  ops: () => import('./ops.js'),
 };
 
 async function main(): Promise<number> {
