@@ -1,5 +1,4 @@
 export { loadWasmBackend, wasmBackend } from './loader.js';
 export { createWasmBackend, type WasmBuffer } from './backend.js';
 export { LinearAllocator, sizeClass, type GrowableMemory } from './allocator.js';
-export { collapseDims, padRank, type Collapsed } from './layout.js';
 export type { KernelExports, WasmBuild } from './module.js';

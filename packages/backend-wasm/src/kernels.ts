@@ -1,6 +1,5 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { MinnowError, bytesPerElement, contiguousStrides, isContiguous, sizeOf, viewArray } from '@minnow/core';
-import { collapseDims, padRank } from './layout.js';
+import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContiguous, padRank, sizeOf, viewArray } from '@minnow/core';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
 

@@ -12,6 +12,7 @@ export {
 } from './storage/float16.js';
 export { INT4_RANGE, UINT4_RANGE, packInt4, packedInt4Bytes, unpackInt4 } from './storage/int4.js';
 export { Random } from './random.js';
+export { collapseDims, padRank, type Collapsed } from './layout.js';
 export type { Backend, BackendFactory, BackendInfo, BackendMemory, BufferView, Kernel, Kernels } from './backend.js';
 export {
   KERNEL_OPS, PRIMITIVES, type Conv2dAttrs, type DequantizeAttrs, type KernelOp, type PrimOp, type PrimitiveAttrs,

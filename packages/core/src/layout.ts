@@ -1,6 +1,7 @@
 /**
- * Shape bookkeeping on the JS side of the WASM kernels: strided operands are simplified (size-1
- * dims dropped, dims that are contiguous for every operand merged) so kernels see few, long dims.
+ * Layout helpers for backends: strided operands are simplified (size-1 dims dropped, dims that are
+ * contiguous for every operand merged) so kernels see few, long dims. Shared by the WASM and GPU
+ * backends, which both generate or pick kernels by rank.
  */
 
 export interface Collapsed {
