@@ -12,6 +12,7 @@ export default defineConfig({
       '@minnow/backend-js': src('backend-js'),
       '@minnow/backend-wasm/node': fileURLToPath(new URL('./packages/backend-wasm/src/node.ts', import.meta.url)),
       '@minnow/backend-wasm': src('backend-wasm'),
+      '@minnow/backend-gpu': src('backend-gpu'),
       '@minnow/onnx': src('onnx'),
       '@minnow/cli': src('cli'),
     },
@@ -21,7 +22,10 @@ export default defineConfig({
     testTimeout: 60_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/backend-wasm/**'] } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/backend-wasm/**', 'test/backend-gpu/**', 'test/browser/**'] } },
+      // The GPU suites need an X display for headless-gl (`xvfb-run -a npm test`); without one they
+      // check the honest fallback instead.
+      { extends: true, test: { name: 'gpu', include: ['test/backend-gpu/**/*.test.ts'] } },
       // V8 11.3's baseline tier (Liftoff) and optimising tier (TurboFan) compile WASM separately and
       // have disagreed on relaxed SIMD, so the WASM suites run under each tier on its own.
       { extends: true, test: { name: 'wasm-liftoff', include: ['test/backend-wasm/**/*.test.ts'], execArgv: ['--liftoff', '--no-wasm-tier-up'] } },
