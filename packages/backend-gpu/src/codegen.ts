@@ -114,3 +114,33 @@ export function collapseElementwise(shape: readonly number[], inputs: readonly B
   const collapsed = collapseDims(shape, [contiguousStrides(shape), ...inputs.map((v) => v.strides)]);
   return { dims: collapsed.shape, strides: collapsed.strides.slice(1) };
 }
+
+/**
+ * Mesa's llvmpipe (the software rasteriser behind headless-gl under Xvfb) stops a fragment after
+ * 65535 loop iterations in all, silently. Accumulating loops are therefore unrolled by UNROLL and
+ * kernels that would run longer accumulate in chunks, one fragment per chunk, then add the chunks
+ * up in a second pass (which also bounds how long a fragment runs on a real GPU).
+ */
+export const MAX_ITERATIONS = 65000;
+export const UNROLL = 4;
+/** Elements one fragment accumulates at most. */
+export const FRAGMENT_BUDGET = MAX_ITERATIONS * UNROLL;
+
+/**
+ * `for (name in [start, start + extent))` unrolled UNROLL times: `body(index, suffix)` gives the
+ * statements for one element (`suffix` keeps their variable names distinct).
+ */
+export function unrolledLoop(name: string, start: string, extent: string, body: (index: string, suffix: string) => string[]): string[] {
+  const lines = [`for (var ${name}_b = 0.0; ${name}_b < ${extent}; ${name}_b = ${name}_b + ${UNROLL}.0) {`];
+  for (let u = 0; u < UNROLL; u++) {
+    lines.push(`if (${name}_b + ${u}.0 < ${extent}) {`, `var ${name}${u} = ${start} + ${name}_b + ${u}.0;`, ...body(`${name}${u}`, `_${u}`), '}');
+  }
+  lines.push('}');
+  return lines;
+}
+
+/** How to split `length` accumulated elements into chunks of at most `budget`. */
+export function chunking(length: number, budget = FRAGMENT_BUDGET): { chunks: number; size: number } {
+  const chunks = Math.max(1, Math.ceil(length / budget));
+  return { chunks, size: Math.ceil(length / chunks) };
+}

@@ -65,8 +65,12 @@ export function resultBound<K extends KernelOp>(op: K, inputs: Views, output: Bu
     case 'matmul':
       bound = b(0) * b(1) * inputs[0].shape[inputs[0].shape.length - 1];
       break;
-    case 'matmulInteger':
-      bound = (b(0) + b(2)) * (b(1) + b(3)) * inputs[0].shape[inputs[0].shape.length - 1];
+    case 'matmulInteger': {
+      // |x - zero| is at most the larger bound when both are uint8 (same sign), else their sum.
+      const spread = (x: number, z: number): number => (inputs[x].dtype === 'uint8' && inputs[z].dtype === 'uint8' ? Math.max(b(x), b(z)) : b(x) + b(z));
+      bound = spread(0, 2) * spread(1, 3) * inputs[0].shape[inputs[0].shape.length - 1];
+      break;
+    }
       break;
     case 'max':
     case 'min':

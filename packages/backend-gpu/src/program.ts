@@ -1,4 +1,5 @@
 import type { DeviceData, GpuArgumentType, GpuInstance, GpuKernel } from './gpujs.js';
+import type { DType } from '@minnow/core';
 import { MinnowError } from '@minnow/core';
 import type { GpuBuffer } from './buffer.js';
 
@@ -103,6 +104,18 @@ export class Programs {
     args.types.push('Array');
     args.values.push(values);
     return this.run(args, 'return host[this.thread.x];', values.length);
+  }
+
+  /** A buffer for intermediate results inside one kernel (not counted as a tensor buffer); release it after. */
+  temporary(dtype: DType, length: number): GpuBuffer {
+    return { dtype, length, data: null, bound: Infinity, freed: false };
+  }
+
+  release(buffer: GpuBuffer): void {
+    const data = buffer.data;
+    if (data !== null && !(data instanceof Float32Array)) data.delete();
+    buffer.data = null;
+    buffer.freed = true;
   }
 
   get kernelCount(): number {

@@ -15,6 +15,8 @@ export type MinnowErrorCode =
   | 'BACKEND_MISMATCH' // operands that live on different backends
   | 'SYNC_READ_UNSUPPORTED' // dataSync() on a backend that can only read asynchronously
   | 'ASYNC_IN_SCOPE' // scope(fn) given an async function
+  | 'BACKEND_UNAVAILABLE' // a backend that cannot run here in the form asked for (e.g. strict GPU mode on a CPU fallback)
+  | 'PRECISION_LIMIT' // a value or result beyond what a backend holds exactly (e.g. int32 beyond 2^24 in GPU float textures)
   | 'LEAK' // tensors left alive by code that promised not to leave any
   | 'INTERNAL'; // a bug in minnow: please report it
 
