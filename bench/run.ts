@@ -3,6 +3,7 @@ import { init, backendStatus } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
 import { loadWasmBackend, wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
+import { gpuBackend } from '@minnow/backend-gpu';
 import { formatTable, writeResults, type Bench, type Row } from './lib/harness.js';
 
 /**
@@ -38,6 +39,8 @@ async function main(): Promise<number> {
   await init(wasmBackend);
   // The SIMD128 build side by side with the best build (relaxed SIMD where the engine has it).
   await init({ name: 'wasm-simd128', create: () => loadWasmBackend({ build: 'simd', name: 'wasm-simd128' }) });
+  // gpu.js's mode labels the gpu rows (headlessgl under Xvfb; a named fallback without a display).
+  await init(gpuBackend);
   const { bench } = await BENCHES[name]();
   const rows: Row[] = [];
   const notes: string[] = [];

@@ -12,7 +12,7 @@ function collector() {
 }
 
 describe('minnow CLI', () => {
-  it('backends --json lists js and wasm with what each really runs as', async () => {
+  it('backends --json lists js, wasm and gpu with what each really runs as', async () => {
     const { out, output } = collector();
     expect(await runCli(['backends', '--json'], output)).toBe(EXIT.ok);
     const doc = out.documents[0] as { backends: { name: string; available: boolean; info: { mode: string } | null }[] };
@@ -21,6 +21,9 @@ describe('minnow CLI', () => {
     expect(byName.js.info?.mode).toBe('typescript');
     expect(byName.wasm.available).toBe(true);
     expect(['simd128', 'relaxed-simd']).toContain(byName.wasm.info?.mode);
+    expect(byName.gpu.available).toBe(true);
+    // headless-gl under an X display (CI runs the tests under xvfb-run), gpu.js's named fallback without one.
+    expect(process.env.DISPLAY ? ['headlessgl'] : ['webasm', 'cpu']).toContain(byName.gpu.info?.mode);
   });
 
   it('an unknown command is bad input (exit 2), not a crash', async () => {
@@ -41,6 +44,6 @@ describe('minnow CLI', () => {
     expect(figures.weightBytes.float32 / figures.weightBytes.int4Blocked32).toBeGreaterThan(6);
     expect(figures.maxAbsError.int8PerChannel).toBeLessThan(figures.maxAbsError.int4Blocked32);
     expect(figures.integerMatmulRelativeError).toBeLessThan(0.02);
-    expect(Object.keys(figures.matmul512Gflops).sort()).toEqual(['js', 'wasm']);
+    expect(Object.keys(figures.matmul512Gflops).sort()).toEqual(['gpu', 'js', 'wasm']);
   });
 });

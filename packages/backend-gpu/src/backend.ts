@@ -8,7 +8,7 @@ import { conv2d, matmul } from './kernels/linalg.js';
 import { gather, pad } from './kernels/movement.js';
 import { dequantize, quantize } from './kernels/quantize.js';
 import { reduce } from './kernels/reduce.js';
-import { type GpuBackendOptions, type GpuMode, openGpu } from './mode.js';
+import { type GpuBackendOptions, type GpuMode, describeRenderer, openGpu } from './mode.js';
 import { MAX_ELEMENTS, Programs } from './program.js';
 import { readAsync, readSync } from './read.js';
 import { TextureCounter } from './textures.js';
@@ -102,9 +102,15 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
     };
   }
 
+  const renderer = describeRenderer(opened.gpu.context);
+  const rendererNotes = renderer
+    ? [`GL renderer: ${renderer.renderer}${renderer.software ? ' (a software rasteriser: no graphics card is in use)' : ''}`]
+    : [];
   const info: BackendInfo = {
     name,
-    description: `gpu.js ${opened.mode}: every primitive as a generated shader kernel; tensors stay on the device as immutable float32 textures`,
+    description: opened.textures
+      ? `gpu.js ${opened.mode}: every primitive as a generated shader kernel; tensors stay on the device as immutable float32 textures`
+      : `gpu.js ${opened.mode} fallback: the same generated kernels, run by gpu.js on the CPU over float32 arrays`,
     mode: opened.mode,
     threads: 1,
     dtypes: GPU_DTYPES,
@@ -115,6 +121,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
       'float64 is not held (UNSUPPORTED_DTYPE): cast to float32 first, or use js or wasm',
       `at most 2^24 = ${MAX_ELEMENTS} elements per tensor (indices are float32 in the shader)`,
       'transcendental functions (exp, log, tanh, pow) use the GPU\'s float32 implementations: a few ulp, not correctly rounded',
+      ...rendererNotes,
       ...opened.notes,
     ],
   };

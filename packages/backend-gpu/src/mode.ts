@@ -70,3 +70,15 @@ export function openGpu(options: GpuBackendOptions): OpenedGpu {
   }
   return { gpu, mode, textures: !FALLBACK_MODES.includes(mode), notes };
 }
+
+/**
+ * The GL renderer behind the context, unmasked where the browser allows, e.g. "llvmpipe (LLVM 15.0.6,
+ * 256 bits)" under Xvfb or "ANGLE (Google, Vulkan 1.3.0 (SwiftShader ...))" in headless Chromium.
+ */
+export function describeRenderer(context: unknown): { renderer: string; software: boolean } | null {
+  const gl = context as WebGLRenderingContext | null;
+  if (!gl || typeof gl.getParameter !== 'function') return null;
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? 'unknown');
+  return { renderer, software: /llvmpipe|softpipe|swiftshader|software/i.test(renderer) };
+}

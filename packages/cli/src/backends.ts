@@ -1,12 +1,14 @@
 import { backendStatus, eraseBufferType, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
 import { wasmBackend } from '@minnow/backend-wasm';
+import { gpuBackend } from '@minnow/backend-gpu';
 
 /**
- * The backends this build of minnow ships. Later backends (wasm, gpu) are added here; the CLI
- * initialises each one it is asked about and reports what really runs.
+ * The backends this build of minnow ships; the CLI initialises each one it is asked about and
+ * reports what really runs (for gpu, the gpu.js mode: headlessgl under an X display, else a
+ * named fallback).
  */
-export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [eraseBufferType(jsBackend), eraseBufferType(wasmBackend)];
+export const BUILT_IN_BACKENDS: readonly BackendFactory[] = [eraseBufferType(jsBackend), eraseBufferType(wasmBackend), eraseBufferType(gpuBackend)];
 
 export function registerBuiltInBackends(): void {
   for (const factory of BUILT_IN_BACKENDS) registerBackend(factory);
