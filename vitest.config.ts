@@ -15,6 +15,7 @@ export default defineConfig({
       '@minnow/backend-gpu': src('backend-gpu'),
       '@minnow/onnx': src('onnx'),
       '@minnow/cli': src('cli'),
+      '@minnow/web': src('web'),
     },
   },
   test: {
@@ -30,6 +31,9 @@ export default defineConfig({
       // have disagreed on relaxed SIMD, so the WASM suites run under each tier on its own.
       { extends: true, test: { name: 'wasm-liftoff', include: ['test/backend-wasm/**/*.test.ts'], execArgv: ['--liftoff', '--no-wasm-tier-up'] } },
       { extends: true, test: { name: 'wasm-turbofan', include: ['test/backend-wasm/**/*.test.ts'], execArgv: ['--no-liftoff'] } },
+      // The @minnow/web bundle in Debian's headless Chromium (/usr/bin/chromium, driven by
+      // playwright-core): the parity suite on wasm and gpu (gpu.js on WebGL2, software-rendered).
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'] } },
     ],
   },
 });
