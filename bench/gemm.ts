@@ -2,6 +2,7 @@ import { fromArray, getBackend, matmul, Random } from '@minnow/core';
 import { ELEM, singleNodeModel } from './lib/onnx-models.js';
 import { measure, timeIt, type Bench, type BenchContext } from './lib/harness.js';
 import { ortNode, ortWeb, tfjs } from './lib/peers.js';
+import { runBrowserGemm } from './browser-gemm.js';
 
 /**
  * Square float32 matrix products, single thread, for every minnow backend that is initialised and
@@ -108,6 +109,7 @@ export const bench: Bench = {
     'Timed from resident inputs to a host-readable result: minnow and tfjs include dataSync(), onnxruntime includes session.run on the feeds.',
     'Single thread everywhere: onnxruntime-node intraOpNumThreads=1, onnxruntime-web numThreads=1, tfjs-wasm setThreadsCount(1).',
     'gflops = 2 n^3 / seconds / 1e9.',
+    'Rows marked "chromium" run inside Debian\'s headless Chromium on the @minnow/web bundle (bench/browser-gemm.ts), timed the same way with the page\'s clock.',
     'minnow-gpu is labelled with the gpu.js mode that ran; headlessgl under Xvfb is Mesa\'s llvmpipe software rasteriser on this GPU-less machine, so those rows measure a CPU emulating a GPU, not a graphics card. Its matmul is one dot product per output texel.',
     'minnow-wasm is the best build the engine validates (relaxed SIMD here, the `minnow` CLI and this bench enable it in Node 20); minnow-wasm-simd128 forces the SIMD128 build.',
   ],
@@ -144,6 +146,13 @@ export const bench: Bench = {
           return { bench: 'gemm', impl, m: n, n, k: n, ms: seconds * 1000, gflops: (2 * n ** 3) / seconds / 1e9 };
         });
       }
+    }
+    // The same products inside Debian's headless Chromium on the @minnow/web bundle (full runs only:
+    // the browser's own test covers the bundle in CI). Labels carry the real mode.
+    if (!ctx.quick) {
+      const rows = await runBrowserGemm(sizes);
+      for (const row of rows) ctx.emit({ bench: 'gemm', impl: row.impl, m: row.n, n: row.n, k: row.n, ms: row.ms, gflops: row.gflops });
+      for (const impl of new Set(rows.map((r) => r.impl))) ctx.note(`${impl} ran on ${rows.find((r) => r.impl === impl)?.device}`);
     }
   },
 };

@@ -1,6 +1,7 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GPU_DTYPES } from '@minnow/backend-gpu';
 import { parityCases } from '../parity/suite.js';
+import { gpuParityProfile } from '../parity/profiles.js';
 import { initGpu } from './gpu-setup.js';
 
 /**
@@ -11,9 +12,9 @@ import { initGpu } from './gpu-setup.js';
 
 const gpu = await initGpu();
 
-/** The profile the Node and browser runs share. */
-export const GPU_PARITY_PROFILE = { backend: 'gpu', dtypes: GPU_DTYPES, transcendentalRtol: 2 ** -16, int32Limit: 2 ** 24, runScale: 0.25, accumulationSlack: 4 };
-
 describe(`gpu backend (${gpu.info().mode}) against backend-js`, () => {
-  for (const c of parityCases(GPU_PARITY_PROFILE)) it(c.name, c.run);
+  it('the shared profile covers exactly the dtypes the backend holds', () => {
+    expect(gpuParityProfile().dtypes).toEqual(GPU_DTYPES);
+  });
+  for (const c of parityCases(gpuParityProfile())) it(c.name, c.run);
 });

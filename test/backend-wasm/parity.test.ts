@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as m from '@minnow/core';
 import { parityCases } from '../parity/suite.js';
+import { wasmParityProfile } from '../parity/profiles.js';
 import { both, shapeArb, values } from '../parity/arbitraries.js';
 import { EXACT, expectParity } from '../parity/compare.js';
 import { SEED } from '../parity/profile.js';
@@ -22,7 +23,7 @@ describe.each(WASM_BUILDS)('wasm %s build against backend-js', (build) => {
     expect(info.mode).toBe(build === 'simd' ? 'simd128' : 'relaxed-simd');
   });
 
-  for (const c of parityCases({ backend: name, dtypes: ['float32', 'float64', 'int32', 'int8', 'uint8', 'bool'] })) it(c.name, c.run);
+  for (const c of parityCases(wasmParityProfile(name))) it(c.name, c.run);
 
   it('ops without a native kernel run the reference on linear memory, exactly (int32, float64, casts, pad, gather)', () => {
     const before = backends[build].memory();

@@ -1,8 +1,9 @@
 import {
-  GPU_DTYPES, Random, type Tensor, fromArray, getBackend, gpuBackend, init, jsBackend, liveTensors, matmul, mul, wasmBackend,
+  Random, type Tensor, fromArray, getBackend, gpuBackend, init, jsBackend, liveTensors, matmul, mul, wasmBackend,
   type BackendFactory,
 } from '@minnow/web';
 import { parityCases, type ParityProfile } from '../parity/suite.js';
+import { gpuParityProfile, wasmParityProfile } from '../parity/profiles.js';
 import { type CaseResult, type InitResult, type ParityPageResult, RESULT_GLOBAL, describeError } from './protocol.js';
 
 /**
@@ -13,11 +14,7 @@ import { type CaseResult, type InitResult, type ParityPageResult, RESULT_GLOBAL,
  * against js, checks gpu's asynchronous read, and publishes the outcome on window.__minnowResult.
  */
 
-const PROFILES: Readonly<Record<'wasm' | 'gpu', ParityProfile>> = {
-  wasm: { backend: 'wasm', dtypes: ['float32', 'float64', 'int32', 'int8', 'uint8', 'bool'] },
-  // The same profile as test/backend-gpu/parity.test.ts (software-rendered WebGL2 is slow: runScale).
-  gpu: { backend: 'gpu', dtypes: GPU_DTYPES, transcendentalRtol: 2 ** -16, int32Limit: 2 ** 24, runScale: 0.25, accumulationSlack: 4 },
-};
+const PROFILES: Readonly<Record<'wasm' | 'gpu', ParityProfile>> = { wasm: wasmParityProfile('wasm'), gpu: gpuParityProfile('gpu') };
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
