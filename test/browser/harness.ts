@@ -7,7 +7,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
-import { bundle } from '../../packages/web/scripts/bundle.mjs';
+import { BROWSER_BUILD, bundle } from '../../packages/web/scripts/bundle.mjs';
 import { type PageResult, RESULT_GLOBAL } from './protocol.js';
 
 /**
@@ -77,13 +77,7 @@ export async function bundlePage(entry: string, outfile: string): Promise<void> 
     absWorkingDir: REPO,
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    conditions: ['source'],
-    sourcemap: true,
-    logLevel: 'warning',
+    ...BROWSER_BUILD,
     plugins: [oneMinnow],
   });
 }

@@ -16,6 +16,17 @@ const outfile = resolve(root, 'dist/minnow.js');
 const NODE_ONLY_PACKAGES = ['gl', 'webgpu', 'bindings', 'node-gyp-build', 'node-addon-api'];
 const NODE_BUILTIN = /^(node:|(assert|buffer|child_process|crypto|fs|module|net|os|path|perf_hooks|stream|tls|url|util|v8|vm|worker_threads|zlib)(\/|$))/;
 
+/** The esbuild settings every browser build of minnow uses (the bundle here, and the test pages). */
+export const BROWSER_BUILD = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  conditions: ['source'],
+  sourcemap: true,
+  logLevel: 'warning',
+};
+
 export async function bundle({ quiet = false } = {}) {
   mkdirSync(dirname(outfile), { recursive: true });
   const started = performance.now();
@@ -23,14 +34,8 @@ export async function bundle({ quiet = false } = {}) {
     absWorkingDir: repo,
     entryPoints: [resolve(root, 'src/index.ts')],
     outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    conditions: ['source'],
-    sourcemap: true,
+    ...BROWSER_BUILD,
     metafile: true,
-    logLevel: 'warning',
     legalComments: 'eof',
   });
 
