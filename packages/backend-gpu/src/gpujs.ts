@@ -47,3 +47,34 @@ export const KERNEL_CLASSES = {
   webasm: exported.WebAssemblyKernel,
   cpu: exported.CPUKernel,
 } as const;
+
+interface RecycledTexture {
+  readonly texture: unknown;
+  readonly size: ArrayLike<number>;
+  delete(): void;
+}
+
+type ArgumentRefs = (this: { texture: RecycledTexture | null }, kernelValue: { prevArg?: RecycledTexture | null }, arg: RecycledTexture) => void;
+
+/**
+ * A fix for gpu.js 2.24.1 (reported by minnow, not yet upstream): an immutable pipeline kernel
+ * given one of its own earlier outputs as an argument recycles the texture it was given the last
+ * time that happened (GLKernel.updateTextureArgumentRefs) as its next output texture, without
+ * checking that it still has the kernel's output size. After dynamicOutput resized the kernel the
+ * result keeps the old size and wrong values: add(add(a, a), a) on 15 elements, after the same on
+ * 4, read back 4 wrong numbers. Dropping a remembered texture of another size makes gpu.js
+ * allocate a fresh output texture of the right size instead.
+ */
+const glKernel = exported.GLKernel as { prototype: { updateTextureArgumentRefs?: ArgumentRefs } } | undefined;
+const updateTextureArgumentRefs = glKernel?.prototype.updateTextureArgumentRefs;
+if (glKernel && updateTextureArgumentRefs) {
+  glKernel.prototype.updateTextureArgumentRefs = function (kernelValue, arg) {
+    const previous = kernelValue.prevArg;
+    const output = this.texture;
+    if (previous && output && output.texture === arg.texture && (previous.size[0] !== output.size[0] || previous.size[1] !== output.size[1])) {
+      previous.delete();
+      kernelValue.prevArg = null;
+    }
+    updateTextureArgumentRefs.call(this, kernelValue, arg);
+  };
+}
