@@ -43,7 +43,9 @@ describe('gpu backend: exactness limits are errors, never wrong answers', () => 
   });
 
   it('refuses int32 data past 2^24 on upload, and int32 results that could pass it before running', () => {
+    const before = gpu.memory();
     expectMinnowError(() => m.tensor([2 ** 24 + 1], { dtype: 'int32', ...on }), 'PRECISION_LIMIT', '16777217', '2^24');
+    expect(gpu.memory()).toEqual(before); // the refused upload leaves no buffer behind
     m.scope(() => {
       const a = m.tensor([4096, -3], { dtype: 'int32', ...on });
       expect(Array.from(m.mul(a, a).dataSync())).toEqual([16777216, 9]); // exactly 2^24: still exact

@@ -1,3 +1,4 @@
+import { recordOp } from './autograd/graph.js';
 import type { BufferView } from './backend.js';
 import type { DType } from './dtype.js';
 import { assertDType } from './dtype.js';
@@ -8,8 +9,10 @@ import { Storage, Tensor } from './tensor.js';
 
 /**
  * The one road from an op to a backend kernel: checks that operands are alive and share a backend,
- * allocates the output, runs the kernel, and wraps the result. Op wrappers (ops/primitives.ts) own
- * each primitive's shape and dtype rules and hand this function views already broadcast.
+ * allocates the output, runs the kernel, wraps the result, and records the op on the autograd tape
+ * when an input requires grad. Op wrappers (ops/primitives.ts) own each primitive's shape and dtype
+ * rules and hand this function views already broadcast; `inputs` are the tensors before
+ * broadcasting, which is what gradient rules receive.
  */
 export function runKernel<K extends KernelOp>(
   op: K,
@@ -40,7 +43,9 @@ export function runKernel<K extends KernelOp>(
     backend.free(storage.buffer);
     throw error;
   }
-  return new Tensor(storage, output.shape);
+  const result = new Tensor(storage, output.shape);
+  recordOp(op, inputs, attrs, result);
+  return result;
 }
 
 function sameBackend(op: string, inputs: readonly Tensor[]) {

@@ -14,10 +14,12 @@ export type MinnowErrorCode =
   | 'UNKNOWN_BACKEND' // a backend name nobody registered
   | 'BACKEND_MISMATCH' // operands that live on different backends
   | 'SYNC_READ_UNSUPPORTED' // dataSync() on a backend that can only read asynchronously
-  | 'ASYNC_IN_SCOPE' // scope(fn) given an async function
+  | 'ASYNC_IN_SCOPE' // scope(fn) or noGrad(fn) given an async function
   | 'BACKEND_UNAVAILABLE' // a backend that cannot run here in the form asked for (e.g. strict GPU mode on a CPU fallback)
   | 'PRECISION_LIMIT' // a value or result beyond what a backend holds exactly (e.g. int32 beyond 2^24 in GPU float textures)
   | 'LEAK' // tensors left alive by code that promised not to leave any
+  | 'NO_GRAPH' // backward() on a tensor that does not require grad (no recorded op leads to it)
+  | 'GRAPH_FREED' // backward() through a graph an earlier backward() already freed
   | 'INTERNAL'; // a bug in minnow: please report it
 
 export class MinnowError extends Error {

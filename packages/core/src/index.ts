@@ -23,7 +23,7 @@ export {
   setDefaultBackend, shutdownBackend, type BackendStatus,
 } from './registry.js';
 export { assertNoLeaks, keep, liveTensors, scope } from './memory.js';
-export { Storage, Tensor, type NestedArray } from './tensor.js';
+export { Storage, Tensor, type BackwardOptions, type NestedArray } from './tensor.js';
 export { runKernel } from './dispatch.js';
 export {
   arange, fromArray, fromFloat16, fromInt4, full, ones, randomNormal, randomUniform, scalar, tensor, zeros,
@@ -40,3 +40,7 @@ export {
   silu, softmax, softplus, square, variance,
 } from './ops/math.js';
 export { quantizedRange, roundHalfToEven } from './numeric.js';
+export { isGradEnabled, noGrad, type SavePolicy, type SaveSpec } from './autograd/graph.js';
+export { GRADIENTS, type GradientContext, type GradientRule } from './autograd/gradients.js';
+// Installs Tensor.backward() (it needs the ops, which need Tensor).
+import './autograd/backward.js';

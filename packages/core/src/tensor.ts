@@ -1,5 +1,6 @@
+import type { GradNode } from './autograd/graph.js';
 import type { Backend, BufferView } from './backend.js';
-import type { DType, TypedArray } from './dtype.js';
+import { isFloatDType, type DType, type TypedArray } from './dtype.js';
 import { MinnowError, formatShape } from './errors.js';
 import { trackTensor, untrackTensor } from './memory.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
@@ -29,12 +30,37 @@ export class Storage {
   static allocate(backend: Backend, dtype: DType, length: number): Storage {
     return new Storage(backend, backend.allocate(dtype, length), dtype, length);
   }
+
+  /** A buffer holding `data`; if the backend refuses the data (e.g. gpu int32 past 2^24) nothing stays allocated. */
+  static fromData(backend: Backend, dtype: DType, data: TypedArray): Storage {
+    const buffer = backend.allocate(dtype, data.length);
+    try {
+      backend.write(buffer, data);
+    } catch (error) {
+      backend.free(buffer);
+      throw error;
+    }
+    return new Storage(backend, buffer, dtype, data.length);
+  }
 }
 
 /** Nested JS arrays as `array()` returns them and `tensor()` accepts them. */
 export type NestedArray = number | boolean | NestedArray[];
 
 let nextId = 0;
+
+export interface BackwardOptions {
+  /** Keep the graph (and what it saved) for another backward() through it; it is freed when its tensors are disposed. */
+  readonly retainGraph?: boolean;
+}
+
+/**
+ * autograd/backward.ts installs backward() here: it needs the ops, which need Tensor, so this file
+ * cannot import it.
+ */
+export const autogradHooks: { backward: ((root: Tensor, gradient: Tensor | undefined, options: BackwardOptions) => void) | null } = {
+  backward: null,
+};
 
 /**
  * An n-dimensional array on one backend: a strided view (shape, strides, offset) over a Storage.
@@ -48,6 +74,13 @@ export class Tensor {
   readonly dtype: DType;
   readonly storage: Storage;
   private disposed = false;
+  private leafRequiresGrad = false;
+  private gradient: Tensor | null = null;
+  /**
+   * @internal The tape node that produced this tensor (null for leaves and tensors without history).
+   * Set by autograd when the op is recorded.
+   */
+  gradNode: GradNode | null = null;
 
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
     this.storage = storage;
@@ -86,11 +119,82 @@ export class Tensor {
     return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
+  /**
+   * Whether gradients flow to this tensor: set on a leaf with requireGrad() (or the `requiresGrad`
+   * creation option); true for every floating-point result of an op recorded on the tape.
+   */
+  get requiresGrad(): boolean {
+    return this.leafRequiresGrad || this.gradNode !== null;
+  }
+
+  /** A leaf: a tensor no recorded op produced. Only leaves receive `.grad`. */
+  get isLeaf(): boolean {
+    return this.gradNode === null;
+  }
+
+  /**
+   * Marks a leaf as requiring grad (or not) and returns it. Only floating-point tensors can:
+   * UNSUPPORTED_DTYPE otherwise. A recorded result cannot be switched off (detach() it instead).
+   */
+  requireGrad(flag = true): this {
+    this.assertAlive('requireGrad');
+    if (flag && !isFloatDType(this.dtype)) {
+      throw new MinnowError('UNSUPPORTED_DTYPE', `requireGrad: tensor #${this.id} is ${this.dtype}; only float32 and float64 tensors can require grad`);
+    }
+    if (this.gradNode) {
+      if (!flag) throw new MinnowError('INVALID_ARGUMENT', `requireGrad(false): tensor #${this.id} is the result of a recorded op; use detach() for a tensor without history`);
+      return this;
+    }
+    this.leafRequiresGrad = flag;
+    return this;
+  }
+
+  /**
+   * The gradient accumulated into this leaf by backward() calls (null until one reaches it). It is
+   * owned by this tensor: disposed by zeroGrad(), by the next accumulation, and with the tensor.
+   */
+  get grad(): Tensor | null {
+    return this.gradient;
+  }
+
+  /** @internal Replaces the accumulated gradient, disposing the old one. Used by backward(). */
+  setGrad(gradient: Tensor | null): void {
+    if (this.gradient && this.gradient !== gradient) this.gradient.dispose();
+    this.gradient = gradient;
+  }
+
+  /** Disposes the accumulated gradient and sets `.grad` to null. */
+  zeroGrad(): void {
+    this.setGrad(null);
+  }
+
+  /**
+   * Reverse-mode differentiation from this tensor: accumulates d(this)/d(leaf) into `.grad` of
+   * every leaf that requires grad. A scalar (one element) defaults `gradient` to one; any other
+   * shape needs it. The graph is freed afterwards unless `retainGraph`.
+   */
+  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+    this.assertAlive('backward');
+    const run = autogradHooks.backward;
+    if (!run) throw new MinnowError('INTERNAL', 'backward: autograd is not installed (import minnow through @minnow/core)');
+    run(this, gradient, options);
+  }
+
+  /** A view sharing this tensor's storage, with no history: gradients do not flow through it. */
+  detach(): Tensor {
+    this.assertAlive('detach');
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+
+  /** Frees this tensor's reference on its storage, its accumulated `.grad`, and its share of the tape. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     untrackTensor(this);
     this.storage.release();
+    this.setGrad(null);
+    const node = this.gradNode;
+    if (node) node.unref();
   }
 
   [Symbol.dispose](): void {
@@ -152,9 +256,7 @@ export class Tensor {
     this.assertAlive('to');
     const target = getBackend(backendName);
     const values = await this.data();
-    const storage = Storage.allocate(target, this.dtype, values.length);
-    target.write(storage.buffer, values);
-    return new Tensor(storage, this.shape);
+    return new Tensor(Storage.fromData(target, this.dtype, values), this.shape);
   }
 
   toString(): string {

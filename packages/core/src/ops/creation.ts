@@ -1,5 +1,5 @@
 import type { DType, TypedArray } from '../dtype.js';
-import { allocateArray, dtypeOfArray, isDType, isTypedArray } from '../dtype.js';
+import { allocateArray, dtypeOfArray, isDType, isFloatDType, isTypedArray } from '../dtype.js';
 import { MinnowError, formatShape } from '../errors.js';
 import { Random } from '../random.js';
 import { getBackend } from '../registry.js';
@@ -13,6 +13,8 @@ export interface CreateOptions {
   readonly dtype?: DType;
   /** A backend name; defaults to the default backend. */
   readonly backend?: string;
+  /** Make the tensor a leaf that requires grad (float dtypes only: UNSUPPORTED_DTYPE otherwise). */
+  readonly requiresGrad?: boolean;
 }
 
 export interface RandomOptions extends CreateOptions {
@@ -28,12 +30,14 @@ export function fromArray(values: TypedArray, shape: readonly number[], options:
   if (values.length !== sizeOf(shape)) {
     throw new MinnowError('INVALID_SHAPE', `fromArray: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`);
   }
+  if (options.requiresGrad && !isFloatDType(dtype)) {
+    throw new MinnowError('UNSUPPORTED_DTYPE', `requiresGrad: a ${dtype} tensor cannot require grad; only float32 and float64 can`);
+  }
   const backend = getBackend(options.backend);
   // bool is normalised to 0/1 whatever the source, so every backend can rely on it.
   const data = dtypeOfArray(values) === dtype && dtype !== 'bool' ? values : convert(values, dtype);
-  const storage = Storage.allocate(backend, dtype, data.length);
-  backend.write(storage.buffer, data);
-  return new Tensor(storage, shape);
+  const t = new Tensor(Storage.fromData(backend, dtype, data), shape);
+  return options.requiresGrad ? t.requireGrad() : t;
 }
 
 /**

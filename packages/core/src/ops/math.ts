@@ -11,8 +11,9 @@ import {
 import { reshape, transpose } from './view.js';
 
 /**
- * Ops composed from primitives, written once here so they run on every backend (and, once autograd
- * lands, differentiate through their primitives). Intermediates are freed by scope().
+ * Ops composed from primitives, written once here so they run on every backend and differentiate
+ * through their primitives' gradient rules. Intermediates are freed by scope() (the autograd tape
+ * keeps its own references to what backward needs).
  */
 
 export function square(x: Tensor): Tensor {

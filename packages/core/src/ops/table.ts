@@ -9,6 +9,8 @@ import { FLOAT_DTYPES, NUMERIC_DTYPES, SIGNED_DTYPES, DTYPES } from '../dtype.js
  *   `Record<KernelOp, Kernel>`, so a missing one is a compile error.
  * - `view` ops (reshape, permute, expand, slice) never touch data: core computes new strides and an
  *   offset over the same storage. `contiguous` materialises a view through the `cast` kernel.
+ * - Every primitive, kernel and view alike, has a gradient rule in autograd/gradients.ts, in a
+ *   table typed over PrimOp like this one: a primitive added here without a rule does not compile.
  *
  * Kernel contract, shared by all backends (see backend.ts):
  * - the output is a fresh contiguous buffer of the shape and dtype that core inferred;

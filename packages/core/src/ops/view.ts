@@ -1,25 +1,37 @@
 import { MinnowError, formatShape } from '../errors.js';
 import { runKernel } from '../dispatch.js';
 import { broadcastStrides, normalizeAxis, sizeOf, reshapeStrides, resolveReshape, shapesEqual, isContiguous } from '../shape.js';
+import { recordOp } from '../autograd/graph.js';
 import { Tensor } from '../tensor.js';
+import type { PrimitiveAttrs, ViewOp } from './table.js';
 
 /**
  * The view primitives: new shape, strides and offset over the same storage, no data touched.
- * `contiguous` is the one that copies, through the cast kernel.
+ * `contiguous` is the one that copies, through the cast kernel. They do not go through runKernel,
+ * so each records itself on the autograd tape as the view primitive it is.
  */
 
-function viewOf(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+function viewOf<K extends ViewOp>(
+  op: K,
+  attrs: PrimitiveAttrs[K],
+  x: Tensor,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Tensor {
   x.view(); // throws DISPOSED
-  return new Tensor(x.storage, shape, strides, offset);
+  const out = new Tensor(x.storage, shape, strides, offset);
+  recordOp(op, [x], attrs, out);
+  return out;
 }
 
 /** Same elements in row-major order under a new shape (one dim may be -1). Copies only when the strides forbid a view. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = resolveReshape('reshape', x.shape, shape);
   const strides = reshapeStrides(x.shape, x.strides, target);
-  if (strides) return viewOf(x, target, strides, x.offset);
+  if (strides) return viewOf('reshape', { shape: target }, x, target, strides, x.offset);
   const dense = contiguous(x);
-  const out = viewOf(dense, target, reshapeStrides(dense.shape, dense.strides, target)!, dense.offset);
+  const out = viewOf('reshape', { shape: target }, dense, target, reshapeStrides(dense.shape, dense.strides, target)!, dense.offset);
   dense.dispose();
   return out;
 }
@@ -33,12 +45,12 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (new Set(normalized).size !== normalized.length) {
     throw new MinnowError('INVALID_ARGUMENT', `permute: ${JSON.stringify(axes)} is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}`);
   }
-  return viewOf(x, normalized.map((a) => x.shape[a]), normalized.map((a) => x.strides[a]), x.offset);
+  return viewOf('permute', { axes: normalized }, x, normalized.map((a) => x.shape[a]), normalized.map((a) => x.strides[a]), x.offset);
 }
 
 /** Swaps the last two dims (or the two given). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
-  if (x.rank < 2) return viewOf(x, x.shape, x.strides, x.offset);
+  if (x.rank < 2) return viewOf('permute', { axes: x.shape.map((_, i) => i) }, x, x.shape, x.strides, x.offset);
   const a = normalizeAxis('transpose', dim0, x.rank, x.shape);
   const b = normalizeAxis('transpose', dim1, x.rank, x.shape);
   const axes = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
@@ -47,8 +59,8 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /** Broadcasts to `shape` with stride 0 on repeated dims (numpy rules; leading dims may be added). */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  if (shapesEqual(x.shape, shape)) return viewOf(x, x.shape, x.strides, x.offset);
-  return viewOf(x, shape, broadcastStrides('expand', x.shape, x.strides, shape), x.offset);
+  if (shapesEqual(x.shape, shape)) return viewOf('expand', { shape: x.shape }, x, x.shape, x.strides, x.offset);
+  return viewOf('expand', { shape: [...shape] }, x, shape, broadcastStrides('expand', x.shape, x.strides, shape), x.offset);
 }
 
 /**
@@ -63,6 +75,8 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly (numb
   }
   const shape: number[] = [];
   const strides: number[] = [];
+  const firsts: number[] = [];
+  const stepList: number[] = [];
   let offset = x.offset;
   for (let d = 0; d < rank; d++) {
     const dim = x.shape[d];
@@ -92,13 +106,17 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly (numb
     shape.push(count);
     strides.push(x.strides[d] * step);
     if (count > 0) offset += start * x.strides[d];
+    firsts.push(count > 0 ? start : 0);
+    stepList.push(step);
   }
-  return viewOf(x, shape, strides, offset);
+  // Recorded resolved: starts are the first indices taken, ends one step past the last (may be -1).
+  const attrs = { starts: firsts, ends: firsts.map((s, d) => s + shape[d] * stepList[d]), steps: stepList };
+  return viewOf('slice', attrs, x, shape, strides, offset);
 }
 
 /** A dense copy (or a new view when already dense). */
 export function contiguous(x: Tensor): Tensor {
-  if (isContiguous(x.shape, x.strides)) return viewOf(x, x.shape, x.strides, x.offset);
+  if (isContiguous(x.shape, x.strides)) return viewOf('reshape', { shape: x.shape }, x, x.shape, x.strides, x.offset);
   return runKernel('cast', [x], { dtype: x.dtype }, { shape: x.shape, dtype: x.dtype });
 }
 
