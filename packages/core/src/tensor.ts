@@ -3,7 +3,7 @@ import type { Backend, BufferView } from './backend.js';
 import { isFloatDType, type DType, type TypedArray } from './dtype.js';
 import { MinnowError, formatShape } from './errors.js';
 import { trackTensor, untrackTensor } from './memory.js';
-import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
+import { contiguousStrides, isContiguous, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { getBackend } from './registry.js';
 
 /**
@@ -69,10 +69,9 @@ export const autogradHooks: { backward: ((root: Tensor, gradient: Tensor | undef
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly offset: number;
+  private layout: { strides: readonly number[]; offset: number };
   readonly dtype: DType;
-  readonly storage: Storage;
+  private buffer: Storage;
   private disposed = false;
   private leafRequiresGrad = false;
   private gradient: Tensor | null = null;
@@ -83,17 +82,29 @@ export class Tensor {
   gradNode: GradNode | null = null;
 
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
-    this.storage = storage;
+    this.buffer = storage;
     this.dtype = storage.dtype;
     this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
-    this.offset = offset;
+    this.layout = { strides: Object.freeze(strides ? [...strides] : contiguousStrides(shape)), offset };
     storage.retain();
     trackTensor(this);
   }
 
+  get storage(): Storage {
+    return this.buffer;
+  }
+
+  /** Element strides over the storage (0 where broadcast, negative where reversed). */
+  get strides(): readonly number[] {
+    return this.layout.strides;
+  }
+
+  get offset(): number {
+    return this.layout.offset;
+  }
+
   get backend(): Backend {
-    return this.storage.backend;
+    return this.buffer.backend;
   }
 
   get rank(): number {
@@ -178,6 +189,45 @@ export class Tensor {
     const run = autogradHooks.backward;
     if (!run) throw new MinnowError('INTERNAL', 'backward: autograd is not installed (import minnow through @minnow/core)');
     run(this, gradient, options);
+  }
+
+  /**
+   * Replaces this leaf's values with `value`'s (same shape, dtype and backend), in place: the
+   * tensor object stays the one that modules and optimisers hold, and it owns a fresh contiguous
+   * buffer afterwards. This is how parameters are updated. Views taken earlier, and anything the
+   * autograd tape saved, keep the old values. Returns this.
+   */
+  assign(value: Tensor): this {
+    this.assertAlive('assign');
+    if (!(value instanceof Tensor)) throw new MinnowError('INVALID_ARGUMENT', 'assign: value must be a Tensor');
+    value.assertAlive('assign');
+    if (!this.isLeaf) throw new MinnowError('INVALID_ARGUMENT', 'assign: only a leaf tensor can be assigned (this one is an op result on the autograd tape; detach() it first)');
+    if (!shapesEqual(this.shape, value.shape)) {
+      throw new MinnowError('SHAPE_MISMATCH', `assign: value of shape ${formatShape(value.shape)} into a tensor of shape ${formatShape(this.shape)}`);
+    }
+    if (value.dtype !== this.dtype) throw new MinnowError('DTYPE_MISMATCH', `assign: value of dtype ${value.dtype} into a ${this.dtype} tensor`);
+    if (value.backend !== this.backend) {
+      throw new MinnowError('BACKEND_MISMATCH', `assign: value on backend "${value.backend.name}" into a tensor on "${this.backend.name}"; move it with await value.to("${this.backend.name}")`);
+    }
+    let storage = value.buffer;
+    if (value.coversStorage()) {
+      storage.retain();
+    } else {
+      // A copy through the cast kernel (same dtype: a contiguous copy), as contiguous() does.
+      storage = Storage.allocate(this.backend, this.dtype, this.size);
+      storage.retain();
+      const out = { buffer: storage.buffer, dtype: this.dtype, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 };
+      try {
+        this.backend.kernels.cast([value.view()], out, { dtype: this.dtype });
+      } catch (error) {
+        storage.release();
+        throw error;
+      }
+    }
+    this.buffer.release();
+    this.buffer = storage;
+    this.layout = { strides: Object.freeze(contiguousStrides(this.shape)), offset: 0 };
+    return this;
   }
 
   /** A view sharing this tensor's storage, with no history: gradients do not flow through it. */
