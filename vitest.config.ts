@@ -13,6 +13,8 @@ export default defineConfig({
       '@minnow/backend-wasm/node': fileURLToPath(new URL('./packages/backend-wasm/src/node.ts', import.meta.url)),
       '@minnow/backend-wasm': src('backend-wasm'),
       '@minnow/backend-gpu': src('backend-gpu'),
+      '@minnow/nn/node': fileURLToPath(new URL('./packages/nn/src/node.ts', import.meta.url)),
+      '@minnow/nn': src('nn'),
       '@minnow/onnx': src('onnx'),
       '@minnow/cli': src('cli'),
       '@minnow/web': src('web'),

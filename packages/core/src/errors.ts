@@ -20,6 +20,8 @@ export type MinnowErrorCode =
   | 'LEAK' // tensors left alive by code that promised not to leave any
   | 'NO_GRAPH' // backward() on a tensor that does not require grad (no recorded op leads to it)
   | 'GRAPH_FREED' // backward() through a graph an earlier backward() already freed
+  | 'CORRUPT_FILE' // file contents that do not parse (truncated, wrong magic, bad lengths); the message names the file and byte offset
+  | 'DATASET_MISSING' // a data set that is not installed here; the message names the package to install
   | 'INTERNAL'; // a bug in minnow: please report it
 
 export class MinnowError extends Error {
