@@ -164,8 +164,18 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
+/**
+ * log softmax as (x - m) - log(sum(exp(x - m))), not x - logsumexp(x): rounding m + log(sum) to
+ * m's precision first would lose the log-sum term at large logits (float32 logits near 1e4 lose
+ * ~1e-3). m is the row max, detached (a constant shift does not change the result, so the
+ * gradient needs no max rule), and 0 where the max is infinite, so rows holding -inf stay finite.
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return scope(() => sub(x, logsumexp(x, { axes: axis, keepDims: true })));
+  return scope(() => {
+    const rowMax = max(x.detach(), { axes: axis, keepDims: true });
+    const shifted = sub(x, where(equal(sub(rowMax, rowMax), 0), rowMax, 0));
+    return sub(shifted, log(sum(exp(shifted), { axes: axis, keepDims: true })));
+  });
 }
 
 /**
