@@ -1,1 +1,19 @@
+// @minnow/onnx: the protobuf wire codec, the ONNX IR, and the model reader and writer. Runs in any
+// JavaScript engine; loading and saving files (external data included) is in '@minnow/onnx/node'.
+export { ProtoReader, type WireType } from './wire/reader.js';
 export { ProtoWriter } from './wire/writer.js';
+export * from './ir/types.js';
+export * as schema from './ir/schema.js';
+export type { FieldKind, FieldSpec, MessageSpec } from './ir/schema.js';
+export { MAX_NESTING, decodeMessage, encodeMessage } from './ir/codec.js';
+export {
+  dataTypeName, int64ToInt32, isExternal, makeTensor, tensorByteLength, tensorElementCount, tensorRawBytes, tensorValues,
+  type TensorValues,
+} from './ir/tensor.js';
+export { forEachMessage, forEachTensor } from './ir/walk.js';
+export { diffMessage, diffModels, diffTensors } from './ir/equal.js';
+export {
+  checkExternalLocation, externalDataRequest, readModel, readTensor, readValue, resolveExternalData, valueSpecFor,
+  type ExternalDataRequest, type ExternalDataResolver, type ReadOptions,
+} from './read.js';
+export { writeModel, writeTensor, type ExternalDataOptions, type WriteOptions, type WrittenModel } from './write.js';
