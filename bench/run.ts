@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   qgemm: () => import('./qgemm.js'),
   conv: () => import('./conv.js'),
   ops: () => import('./ops.js'),
+  kd: () => import('./kd.js'),
 };
 
 async function main(): Promise<number> {

@@ -1,0 +1,13 @@
+// @minnow/compress: the algorithms that make a model smaller, on top of @minnow/core and @minnow/nn.
+// Today: knowledge distillation (distill/), with the plain training loop and evaluation it is
+// compared against. Pruning and quantization come next.
+export {
+  distillationLoss, resolveDistillationLoss, type DistillationKind, type DistillationLossOptions, type ResolvedDistillationLoss,
+} from './distill/loss.js';
+export {
+  countCorrect, evaluate, type AnyOptimizer, type Classifier, type EpochRecord, type Evaluation, type LoopOptions, type OptimizerInput,
+  type Progress, type ScheduleInput,
+} from './distill/loop.js';
+export { train, type TrainOptions } from './distill/train.js';
+export { distill, type DistillOptions } from './distill/distill.js';
+export { findLayer, flattenFeature, forwardCapturing, hintLoss, hintRegressor, type HintOptions } from './distill/hints.js';
