@@ -114,8 +114,14 @@ export const bench: Bench = {
     const distilled = at('student-distilled');
     const total = rows.find((r) => r.case === 'summary')?.seconds as number | undefined;
     if (teacher === undefined || alone === undefined || distilled === undefined) return [];
+    // The seed-to-seed spread of each student row, next to the difference distillation makes.
+    const perSeed = (name: Case): number[] => String(rows.find((r) => r.case === name)?.test_errors_per_seed ?? '').split(' ').filter(Boolean).map(Number);
+    const spread = (xs: number[]): number => (xs.length ? Math.max(...xs) - Math.min(...xs) : 0);
+    const noise = Math.max(spread(perSeed('student-alone')), spread(perSeed('student-distilled')));
+    const paired = perSeed('student-alone').map((a, i) => a - perSeed('student-distilled')[i]);
     return [
       `Test errors: teacher ${teacher}, student alone ${alone}, student distilled ${distilled}: distillation closes ${gapClosed(teacher, alone, distilled)} of the teacher-student gap (Hinton et al. on MNIST: ${HINTON.teacher} / ${HINTON.alone} / ${HINTON.distilled}, ${gapClosed(HINTON.teacher, HINTON.alone, HINTON.distilled)}).`,
+      ...(paired.length > 1 ? [`Errors saved by distillation, seed by seed: ${paired.join(', ')}; the student rows' seed-to-seed spread is ${noise} errors${Math.abs(alone - distilled) <= noise ? ', so the difference between them is within seed noise' : ''}.`] : []),
       ...(total !== undefined ? [`Whole benchmark: ${total.toFixed(0)} s (${(total / 60).toFixed(1)} min), data loading included.`] : []),
     ];
   },
