@@ -1,7 +1,7 @@
 import type { Backend, BackendFactory, BackendInfo, BufferView, DType, KernelOp, Kernels, PrimitiveAttrs, TypedArray } from '@minnow/core';
 import { MinnowError, allocateArray, sizeOf } from '@minnow/core';
 import type { DeviceData } from './gpujs.js';
-import { type GpuBuffer, deviceBytes } from './buffer.js';
+import { type GpuBuffer, deleteDeviceData, deviceBytes } from './buffer.js';
 import { EXACT_INTEGER_LIMIT, boundOfValues, resultBound } from './exactness.js';
 import { cast, elementwise, type ElementwiseOp } from './kernels/elementwise.js';
 import { conv2d, matmul } from './kernels/linalg.js';
@@ -36,11 +36,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
   // Compile one kernel so gpu.js has made its context, then count the context's textures.
   const probe = programs.upload(new Float32Array(1));
   const textures = TextureCounter.attach(opened.gpu.context);
-  dropData(probe);
-
-  function dropData(data: DeviceData | null): void {
-    if (data !== null && !(data instanceof Float32Array)) data.delete();
-  }
+  deleteDeviceData(probe);
 
   function checkLive(buffer: GpuBuffer): void {
     if (buffer.freed) throw new MinnowError('INTERNAL', `${name}: a freed buffer was used`);
@@ -143,7 +139,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
     },
     free(buffer: GpuBuffer): void {
       if (buffer.freed) return;
-      dropData(buffer.data);
+      deleteDeviceData(buffer.data);
       buffer.data = null;
       buffer.freed = true;
       live.delete(buffer);
@@ -158,7 +154,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
       const previous = buffer.data;
       buffer.data = buffer.length === 0 ? null : programs.upload(values);
       buffer.bound = bound;
-      dropData(previous);
+      deleteDeviceData(previous);
     },
     async read(buffer: GpuBuffer): Promise<TypedArray> {
       checkLive(buffer);

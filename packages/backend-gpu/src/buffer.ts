@@ -28,3 +28,8 @@ export function deviceBytes(buffer: GpuBuffer): number {
   const [width, height] = data.size;
   return width * height * 16;
 }
+
+/** Deletes device data: a texture goes back to the GL context; arrays are left to the GC. */
+export function deleteDeviceData(data: DeviceData | null): void {
+  if (data !== null && !(data instanceof Float32Array)) data.delete();
+}

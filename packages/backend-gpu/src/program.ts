@@ -1,7 +1,7 @@
 import type { DeviceData, GpuArgumentType, GpuInstance, GpuKernel } from './gpujs.js';
 import type { DType } from '@minnow/core';
 import { MinnowError } from '@minnow/core';
-import type { GpuBuffer } from './buffer.js';
+import { type GpuBuffer, deleteDeviceData } from './buffer.js';
 
 /**
  * Kernels are generated as gpu.js source (its JavaScript subset), compiled once per distinct
@@ -112,8 +112,7 @@ export class Programs {
   }
 
   release(buffer: GpuBuffer): void {
-    const data = buffer.data;
-    if (data !== null && !(data instanceof Float32Array)) data.delete();
+    deleteDeviceData(buffer.data);
     buffer.data = null;
     buffer.freed = true;
   }

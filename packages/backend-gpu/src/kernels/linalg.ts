@@ -2,7 +2,7 @@ import type { BufferView, Conv2dAttrs } from '@minnow/core';
 import { collapseDims, contiguousStrides, sizeOf } from '@minnow/core';
 import type { GpuBuffer } from '../buffer.js';
 import { POSITION, addOperand, chunking, floorDiv, offsetOf, unravel, unrolledLoop } from '../codegen.js';
-import { sumChunks } from './reduce.js';
+import { reduceChunks } from './reduce.js';
 import type { Programs } from '../program.js';
 
 /**
@@ -61,7 +61,7 @@ export function matmul(
   );
   const target = chunks === 1 ? output.buffer : programs.temporary(output.dtype, total * chunks);
   target.data = programs.run(args, [`// matmul${zeros ? 'Integer' : ''}`, ...lines].join('\n'), total * chunks);
-  if (chunks > 1) sumChunks(programs, target, chunks, { ...output, shape: [total, 1], strides: [1, 1] });
+  if (chunks > 1) reduceChunks(programs, 'sum', target, chunks, { ...output, shape: [total, 1], strides: [1, 1] });
 }
 
 /** NCHW input x OIHW weight, zero padding [top, left, bottom, right], groups, stride, dilation. */
@@ -102,5 +102,5 @@ export function conv2d(programs: Programs, x: BufferView<GpuBuffer>, w: BufferVi
   ].join('\n');
   const target = chunks === 1 ? output.buffer : programs.temporary(output.dtype, total * chunks);
   target.data = programs.run(args, body, total * chunks);
-  if (chunks > 1) sumChunks(programs, target, chunks, { ...output, shape: [total, 1], strides: [1, 1] });
+  if (chunks > 1) reduceChunks(programs, 'sum', target, chunks, { ...output, shape: [total, 1], strides: [1, 1] });
 }

@@ -1,4 +1,4 @@
-import type { BufferView, DType } from '@minnow/core';
+import type { BufferView } from '@minnow/core';
 import { collapseDims, contiguousStrides, sizeOf } from '@minnow/core';
 import type { GpuBuffer } from '../buffer.js';
 import { POSITION, chunking, unravel, unrolledLoop } from '../codegen.js';
@@ -45,15 +45,12 @@ export function reduce(programs: Programs, op: 'sum' | 'reduceMax', input: Buffe
     op === 'sum' ? 'return acc;' : 'return nan > 0.0 ? nanv : acc;',
   ].join('\n');
   target.data = programs.run(args, body, n * chunks);
-  if (chunks > 1) {
-    reduce(programs, op, { buffer: target, dtype: output.dtype, shape: [n, chunks], strides: [chunks, 1], offset: 0 }, output, [1]);
-    programs.release(target);
-  }
+  if (chunks > 1) reduceChunks(programs, op, target, chunks, output);
 }
 
-/** Adds up partial results laid out [n, chunks] (chunk fastest) into `output`, then frees them. */
-export function sumChunks(programs: Programs, partial: GpuBuffer, chunks: number, output: BufferView<GpuBuffer>): void {
+/** Reduces partial results laid out [n, chunks] (chunk fastest) into `output`, then frees them. */
+export function reduceChunks(programs: Programs, op: 'sum' | 'reduceMax', partial: GpuBuffer, chunks: number, output: BufferView<GpuBuffer>): void {
   const n = sizeOf(output.shape);
-  reduce(programs, 'sum', { buffer: partial, dtype: output.dtype as DType, shape: [n, chunks], strides: [chunks, 1], offset: 0 }, output, [1]);
+  reduce(programs, op, { buffer: partial, dtype: output.dtype, shape: [n, chunks], strides: [chunks, 1], offset: 0 }, output, [1]);
   programs.release(partial);
 }
