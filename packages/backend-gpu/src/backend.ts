@@ -1,6 +1,5 @@
 import type { Backend, BackendFactory, BackendInfo, BufferView, DType, KernelOp, Kernels, PrimitiveAttrs, TypedArray } from '@minnow/core';
 import { MinnowError, allocateArray, sizeOf } from '@minnow/core';
-import type { DeviceData } from './gpujs.js';
 import { type GpuBuffer, deleteDeviceData, deviceBytes } from './buffer.js';
 import { EXACT_INTEGER_LIMIT, boundOfValues, resultBound } from './exactness.js';
 import { cast, elementwise, type ElementwiseOp } from './kernels/elementwise.js';
