@@ -21,6 +21,8 @@ export type MinnowErrorCode =
   | 'NO_GRAPH' // backward() on a tensor that does not require grad (no recorded op leads to it)
   | 'GRAPH_FREED' // backward() through a graph an earlier backward() already freed
   | 'CORRUPT_FILE' // file contents that do not parse (truncated, wrong magic, bad lengths); the message names the file and byte offset
+  | 'UNSUPPORTED_OP' // an operator (or a form of one: opset, attribute, layer type) minnow does not implement; the message names it and where it is
+  | 'INVALID_MODEL' // a model graph that breaks its format's rules (a cycle, an undefined input, an initialiser whose size disagrees with its dims)
   | 'DATASET_MISSING' // a data set that is not installed here; the message names the package to install
   | 'INTERNAL'; // a bug in minnow: please report it
 
