@@ -1,0 +1,62 @@
+import { MinnowError, type MinnowErrorCode, type Tensor } from '@minnow/core';
+import type { GraphProto, NodeProto } from '../ir/types.js';
+import type { Attributes } from './attributes.js';
+import type { OpContext } from './operator.js';
+import type { Value } from './value.js';
+
+/** The OpContext the graph runner hands each node: inputs resolved, errors naming the node. */
+export class NodeContext implements OpContext {
+  constructor(
+    readonly node: NodeProto,
+    readonly label: string,
+    readonly opset: number,
+    readonly backend: string,
+    readonly attrs: Attributes,
+    private readonly inputs: readonly (Value | undefined)[],
+    private readonly subgraphRunner: (graph: GraphProto, inputs: readonly Value[]) => Value[],
+  ) {}
+
+  get inputCount(): number {
+    return this.inputs.length;
+  }
+
+  has(i: number): boolean {
+    return this.inputs[i] !== undefined;
+  }
+
+  input(i: number): Value {
+    const v = this.inputs[i];
+    if (v === undefined) throw this.error('INVALID_MODEL', `input ${i} is required and not given`);
+    return v;
+  }
+
+  tensor(i: number): Tensor {
+    return this.input(i).tensor(this.backend, `${this.label} input ${i} ('${this.node.input[i]}')`);
+  }
+
+  optionalTensor(i: number): Tensor | undefined {
+    return this.has(i) ? this.tensor(i) : undefined;
+  }
+
+  ints(i: number): number[] {
+    return this.input(i).numbers();
+  }
+
+  optionalInts(i: number): number[] | undefined {
+    return this.has(i) ? this.ints(i) : undefined;
+  }
+
+  scalar(i: number): number {
+    const v = this.input(i);
+    if (v.size !== 1) throw this.error('INVALID_MODEL', `input ${i} must hold one value, it has shape [${v.shape.join(',')}]`);
+    return v.numbers()[0];
+  }
+
+  runGraph(graph: GraphProto, inputs: readonly Value[]): Value[] {
+    return this.subgraphRunner(graph, inputs);
+  }
+
+  error(code: MinnowErrorCode, message: string): MinnowError {
+    return new MinnowError(code, `onnx: ${this.label}: ${message}`);
+  }
+}

@@ -1,0 +1,289 @@
+import { MinnowError, Tensor, scope } from '@minnow/core';
+import type { FunctionProto, GraphProto, NodeProto } from '../ir/types.js';
+import { dataTypeName } from '../ir/tensor.js';
+import { Attributes } from './attributes.js';
+import { NodeContext } from './context.js';
+import { computeDType, naturalType } from './dtypes.js';
+import type { OperatorDefinition, OpOutput } from './operator.js';
+import { findOperator, normalizeDomain } from './registry.js';
+import { densifySparse } from './sparse.js';
+import { aliasTensor, Value } from './value.js';
+import { instantiateFunction } from './functions.js';
+
+/** What every graph of one session shares: the backend, the model's opsets and functions, and the plans of its subgraphs. */
+export interface SessionShared {
+  readonly backend: string;
+  readonly opsets: ReadonlyMap<string, number>;
+  readonly functions: ReadonlyMap<string, FunctionProto>;
+  readonly constantFolding: boolean;
+  readonly subgraphPlans: WeakMap<GraphProto, GraphPlan>;
+}
+
+/** Looks a name up in the scopes enclosing a subgraph. */
+export type OuterScope = (name: string) => Value | undefined;
+
+interface Step {
+  readonly node: NodeProto;
+  readonly label: string;
+  readonly def: OperatorDefinition;
+  readonly opset: number;
+  readonly attrs: Attributes;
+  /** Names this node reads from enclosing scopes through its subgraphs (If, Loop, Scan bodies). */
+  readonly implicit: readonly string[];
+  /** Values whose last reader is this step: released after it runs. */
+  release: string[];
+}
+
+const describeNode = (node: NodeProto, index: number): string =>
+  `node ${node.name ? `'${node.name}'` : `#${index}`} (${node.opType ?? '?'})`;
+
+/** The graphs held in a node's attributes. */
+function subgraphsOf(node: NodeProto): GraphProto[] {
+  const graphs: GraphProto[] = [];
+  for (const a of node.attribute) {
+    if (a.g) graphs.push(a.g);
+    graphs.push(...a.graphs);
+  }
+  return graphs;
+}
+
+/** Names a graph reads without defining them: its implicit inputs from enclosing scopes. */
+export function freeNames(graph: GraphProto): Set<string> {
+  const defined = new Set<string>([...graph.input.map((v) => v.name ?? ''), ...graph.initializer.map((t) => t.name ?? ''), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
+  for (const node of graph.node) for (const o of node.output) defined.add(o);
+  const free = new Set<string>();
+  for (const node of graph.node) {
+    for (const i of node.input) if (i !== '' && !defined.has(i)) free.add(i);
+    for (const g of subgraphsOf(node)) for (const n of freeNames(g)) if (!defined.has(n)) free.add(n);
+  }
+  return free;
+}
+
+/**
+ * A graph made ready to run: nodes in topological order with their implementations looked up,
+ * every input checked to resolve, initialisers (and, by default, every node computable from them
+ * alone) evaluated once as constants, and each intermediate value released right after its last
+ * reader. Subgraphs are planned with their parent, so a bad model fails when the session is made.
+ */
+export class GraphPlan {
+  private readonly steps: Step[] = [];
+  private readonly constants = new Map<string, Value>();
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+
+  constructor(private readonly graph: GraphProto, private readonly shared: SessionShared, outerNames: ReadonlySet<string>, private readonly what = 'graph') {
+    this.outputNames = graph.output.map((v) => v.name ?? '');
+    for (const t of graph.initializer) this.constants.set(t.name ?? '', Value.fromProto(t, true));
+    for (const s of graph.sparseInitializer) this.constants.set(s.values?.name ?? '', densifySparse(s));
+    this.inputNames = graph.input.map((v) => v.name ?? '').filter((n) => !this.constants.has(n));
+    const visible = new Set<string>([...outerNames, ...graph.input.map((v) => v.name ?? ''), ...this.constants.keys()]);
+    for (const node of this.sortNodes(visible)) this.steps.push(this.planStep(node.node, node.index, visible));
+    for (const name of this.outputNames) {
+      if (!visible.has(name)) throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: output '${name}' is not produced by any node, nor an input or initialiser`);
+    }
+    if (shared.constantFolding) this.foldConstants();
+    this.planReleases();
+  }
+
+  /** Kahn's algorithm, keeping the file's order among ready nodes; a cycle or an unresolvable input is an error naming the node. */
+  private sortNodes(visible: Set<string>): { node: NodeProto; index: number }[] {
+    const nodes = this.graph.node;
+    const producer = new Map<string, number>();
+    nodes.forEach((node, index) => {
+      for (const o of node.output) {
+        if (o === '') continue;
+        if (producer.has(o) || visible.has(o) && !this.outerOnly(o)) {
+          throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: ${describeNode(node, index)} writes '${o}', which is already defined`);
+        }
+        producer.set(o, index);
+      }
+    });
+    const waitingOn = nodes.map(() => 0);
+    const readers = new Map<number, number[]>();
+    nodes.forEach((node, index) => {
+      const reads = new Set<string>([...node.input.filter((i) => i !== ''), ...subgraphsOf(node).flatMap((g) => [...freeNames(g)])]);
+      for (const name of reads) {
+        const from = producer.get(name);
+        if (from === undefined) {
+          if (!visible.has(name)) {
+            throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: ${describeNode(node, index)} reads '${name}', which no node produces and is not an input or initialiser`);
+          }
+          continue;
+        }
+        waitingOn[index]++;
+        readers.set(from, [...(readers.get(from) ?? []), index]);
+      }
+    });
+    const order: { node: NodeProto; index: number }[] = [];
+    const ready = nodes.map((_, i) => i).filter((i) => waitingOn[i] === 0);
+    while (ready.length > 0) {
+      ready.sort((a, b) => a - b);
+      const index = ready.shift() as number;
+      order.push({ node: nodes[index], index });
+      for (const r of readers.get(index) ?? []) if (--waitingOn[r] === 0) ready.push(r);
+    }
+    if (order.length < nodes.length) {
+      const stuck = nodes.map((n, i) => (waitingOn[i] > 0 ? describeNode(n, i) : '')).filter(Boolean);
+      throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: the nodes form a cycle (${stuck.slice(0, 5).join(', ')}${stuck.length > 5 ? ', ...' : ''})`);
+    }
+    return order;
+  }
+
+  /** Graph inputs and initialisers are defined here; only names from enclosing scopes may be shadowed by a node. */
+  private outerOnly(name: string): boolean {
+    return !this.constants.has(name) && !this.graph.input.some((v) => v.name === name);
+  }
+
+  private planStep(node: NodeProto, index: number, visible: Set<string>): Step {
+    const label = describeNode(node, index);
+    const domain = normalizeDomain(node.domain);
+    const opType = node.opType ?? '';
+    const opset = this.shared.opsets.get(domain);
+    const fn = this.shared.functions.get(`${domain}:${opType}`);
+    let def: OperatorDefinition | undefined;
+    if (fn) {
+      const body = instantiateFunction(fn, node, label);
+      this.shared.subgraphPlans.set(body, new GraphPlan(body, this.shared, new Set(), `${label} function '${opType}'`));
+      def = { run: (ctx) => ctx.runGraph(body, node.input.map((_, i) => ctx.input(i))) };
+    } else {
+      if (opset === undefined) throw new MinnowError('INVALID_MODEL', `onnx: ${label}: its domain '${domain || 'ai.onnx'}' is not in the model's opset imports`);
+      def = findOperator(domain, opType);
+      if (def === undefined || opset < (def.sinceVersion ?? 1)) {
+        throw new MinnowError('UNSUPPORTED_OP', `onnx: ${label}: op '${opType}' (domain '${domain || 'ai.onnx'}', opset ${opset}) is not supported by minnow${def ? ` before opset ${def.sinceVersion}` : ''}`);
+      }
+    }
+    const innerVisible = new Set(visible);
+    for (const g of subgraphsOf(node)) {
+      if (!this.shared.subgraphPlans.has(g)) this.shared.subgraphPlans.set(g, new GraphPlan(g, this.shared, innerVisible, `${label} subgraph '${g.name ?? ''}'`));
+    }
+    for (const o of node.output) if (o !== '') visible.add(o);
+    const implicit = [...new Set(subgraphsOf(node).flatMap((g) => [...freeNames(g)]))];
+    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [] };
+  }
+
+  /** Evaluates, once, every node that reads only constants (initialisers and earlier folded nodes). */
+  private foldConstants(): void {
+    const kept: Step[] = [];
+    for (const step of this.steps) {
+      const foldable = step.def.foldable !== false && step.implicit.length === 0 && subgraphsOf(step.node).length === 0
+        && step.node.input.every((i) => i === '' || this.constants.has(i));
+      if (!foldable) {
+        kept.push(step);
+        continue;
+      }
+      const outputs = this.runStep(step, (name) => this.constants.get(name));
+      step.node.output.forEach((name, i) => {
+        const v = outputs[i];
+        if (name !== '' && v !== undefined) this.constants.set(name, v.alias(true));
+        v?.dispose();
+      });
+    }
+    this.steps.length = 0;
+    this.steps.push(...kept);
+  }
+
+  private planReleases(): void {
+    const lastReader = new Map<string, Step>();
+    for (const step of this.steps) {
+      for (const name of [...step.node.input, ...step.implicit]) if (name !== '') lastReader.set(name, step);
+      // An output nobody reads is released right after the step that made it.
+      for (const name of step.node.output) if (name !== '' && !lastReader.has(name)) lastReader.set(name, step);
+    }
+    const produced = new Set(this.steps.flatMap((s) => s.node.output));
+    const outputs = new Set(this.outputNames);
+    for (const [name, step] of lastReader) if (produced.has(name) && !outputs.has(name)) step.release.push(name);
+  }
+
+  /**
+   * Runs the graph. `feeds` are bound to the graph's inputs (they stay the caller's); the outputs
+   * are new values the caller owns. Every intermediate is disposed, on failure too.
+   */
+  run(feeds: ReadonlyMap<string, Value>, outer?: OuterScope): Value[] {
+    const produced = new Map<string, Value>();
+    const lookup = (name: string): Value | undefined => produced.get(name) ?? feeds.get(name) ?? this.constants.get(name) ?? outer?.(name);
+    try {
+      for (const step of this.steps) {
+        const outputs = this.runStep(step, lookup);
+        step.node.output.forEach((name, i) => {
+          const v = outputs[i];
+          if (name !== '' && v !== undefined) produced.set(name, v);
+          else v?.dispose();
+        });
+        for (const name of step.release) {
+          produced.get(name)?.dispose();
+          produced.delete(name);
+        }
+      }
+      return this.outputNames.map((name) => {
+        const own = produced.get(name);
+        if (own !== undefined) {
+          produced.delete(name);
+          // The same value may be listed as two outputs: the second gets its own alias.
+          if (this.outputNames.indexOf(name) !== this.outputNames.lastIndexOf(name)) produced.set(name, own.alias());
+          return own;
+        }
+        const v = lookup(name);
+        if (v === undefined) throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: output '${name}' has no value (an optional output that was not produced?)`);
+        return v.alias();
+      });
+    } finally {
+      for (const v of produced.values()) v.dispose();
+    }
+  }
+
+  private runStep(step: Step, lookup: (name: string) => Value | undefined): (Value | undefined)[] {
+    const inputs = step.node.input.map((name) => {
+      if (name === '') return undefined;
+      const v = lookup(name);
+      if (v === undefined) throw new MinnowError('INTERNAL', `onnx: ${step.label}: input '${name}' has no value`);
+      return v;
+    });
+    const runSubgraph = (graph: GraphProto, values: readonly Value[]): Value[] => {
+      const plan = this.shared.subgraphPlans.get(graph);
+      if (plan === undefined) throw new MinnowError('INTERNAL', `onnx: ${step.label}: subgraph '${graph.name ?? ''}' was not planned`);
+      if (values.length !== plan.inputNames.length) {
+        throw new MinnowError('INVALID_MODEL', `onnx: ${step.label}: subgraph '${graph.name ?? ''}' takes ${plan.inputNames.length} inputs, ${values.length} given`);
+      }
+      return plan.run(new Map(plan.inputNames.map((n, i) => [n, values[i]])), lookup);
+    };
+    const ctx = new NodeContext(step.node, step.label, step.opset, this.shared.backend, step.attrs, inputs, runSubgraph);
+    let outputs: (Value | undefined)[] = [];
+    scope(() => {
+      const results = step.def.run(ctx);
+      if (results.length > step.node.output.length) {
+        throw new MinnowError('INTERNAL', `onnx: ${step.label}: produced ${results.length} outputs, the node lists ${step.node.output.length}`);
+      }
+      outputs = results.map((r) => this.toValue(r, inputs, step));
+      return outputs.map((v) => v?.deviceTensor).filter((t): t is Tensor => t !== undefined);
+    });
+    return outputs;
+  }
+
+  /** An op's output as a value of its own: bare tensors are typed, and anything the op passed through from an input gets its own alias. */
+  private toValue(result: OpOutput, inputs: readonly (Value | undefined)[], step: Step): Value | undefined {
+    if (result === undefined) return undefined;
+    if (result instanceof Value) return inputs.includes(result) || result.constant ? result.alias() : result;
+    const tensor = inputs.some((v) => v?.deviceTensor === result) ? aliasTensor(result) : result;
+    const first = inputs.find((v) => v !== undefined);
+    let elemType = naturalType(tensor.dtype);
+    if (first !== undefined) {
+      try {
+        if (computeDType(first.elemType, step.label) === tensor.dtype) elemType = first.elemType;
+      } catch {
+        // input 0 has a type minnow does not compute: the output keeps its natural type
+      }
+    }
+    return Value.fromTensor(tensor, elemType);
+  }
+
+  dispose(): void {
+    for (const v of this.constants.values()) v.dispose();
+    this.constants.clear();
+  }
+
+  /** Element types of the graph's declared inputs, for checking feeds. */
+  declaredType(name: string): string {
+    const info = this.graph.input.find((v) => v.name === name);
+    return dataTypeName(info?.type?.tensorType?.elemType);
+  }
+}
