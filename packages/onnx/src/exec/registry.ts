@@ -1,6 +1,7 @@
 import type { OperatorDefinition, OperatorTable } from './operator.js';
 import { controlOperators } from './ops/control.js';
 import { elementwiseOperators } from './ops/elementwise.js';
+import { lossesOperators } from './ops/losses.js';
 import { nnOperators } from './ops/nn.js';
 import { quantizationOperators } from './ops/quantization.js';
 import { reduceOperators } from './ops/reduce.js';
@@ -14,7 +15,7 @@ const normalizeDomain = (domain: string | undefined): string => (domain === unde
 
 const TABLES: Readonly<Record<string, readonly OperatorTable[]>> = {
   [ONNX_DOMAIN]: [
-    elementwiseOperators, shapeOperators, reduceOperators, nnOperators, rnnOperators, controlOperators, quantizationOperators,
+    elementwiseOperators, shapeOperators, reduceOperators, nnOperators, rnnOperators, controlOperators, quantizationOperators, lossesOperators,
   ],
 };
 
