@@ -276,6 +276,11 @@ export class GraphPlan {
     return Value.fromTensor(tensor, elemType);
   }
 
+  /** Nodes left to run each time (after constant folding). */
+  get nodeCount(): number {
+    return this.steps.length;
+  }
+
   dispose(): void {
     for (const v of this.constants.values()) v.dispose();
     this.constants.clear();

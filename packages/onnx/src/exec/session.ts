@@ -70,6 +70,11 @@ export class OnnxSession {
     this.outputs = graph.output.map(describeValue);
   }
 
+  /** Nodes of the main graph that run each time (constant folding removes the rest). */
+  get nodeCount(): number {
+    return this.plan.nodeCount;
+  }
+
   static create(model: ModelProto, options: SessionOptions = {}): OnnxSession {
     return new OnnxSession(model, options);
   }
