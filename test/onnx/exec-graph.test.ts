@@ -146,3 +146,23 @@ describe('ONNX graph runner', () => {
     expectError(() => session.runValues({ x: proto([1n << 40n, 0n]) }), 'PRECISION_LIMIT', 'int64 element 0 is 1099511627776');
   });
 });
+
+describe('ONNX shape inference', () => {
+  it('infers every value\'s type and dims without running the model; symbolic dims stay symbolic, shape arithmetic is exact', async () => {
+    const m = model(graph({
+      node: [node('Mul', ['x', 'x'], ['sq']), node('Add', ['sq', 'w'], ['y']), node('Shape', ['y'], ['s']), node('Add', ['s', 's'], ['s2'])],
+      initializer: [floatTensor('w', [3], [1, 2, 3])],
+      input: [valueInfo('x', DataType.FLOAT, ['batch', 3])],
+      output: [valueInfo('y'), valueInfo('s2', DataType.INT64)],
+    }));
+    const session = OnnxSession.create(m);
+    const before = liveTensors();
+    const { values, problems } = await session.inferShapes();
+    expect(problems).toEqual([]);
+    expect(values.get('y')).toEqual({ elemType: DataType.FLOAT, type: 'float32', dims: ['batch', 3] });
+    expect(values.get('s')).toEqual({ elemType: DataType.INT64, type: 'int64', dims: [2] });
+    expect((await session.inferShapes({ x: [4, 3] })).values.get('y')?.dims).toEqual([4, 3]);
+    expect(liveTensors()).toBe(before);
+    session.dispose();
+  });
+});

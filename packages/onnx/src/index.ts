@@ -21,3 +21,5 @@ export { OnnxSession, type Feed, type SessionOptions, type ValueDescription } fr
 export { Value, type HostData } from './exec/value.js';
 export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './exec/operator.js';
 export { findOperator, supportedOperators } from './exec/registry.js';
+export { exportModule, type ExportModuleOptions } from './export/index.js';
+export type { InferredValue, ShapeInference } from './exec/infer.js';

@@ -231,7 +231,51 @@ export class GraphPlan {
     }
   }
 
-  private runStep(step: Step, lookup: (name: string) => Value | undefined): (Value | undefined)[] {
+  /**
+   * Shape inference by abstract evaluation: each node runs on `meta` (a backend that computes shapes,
+   * not values) unless all its inputs are known values, which it computes on the session backend
+   * exactly (shape arithmetic: Shape -> Gather -> Concat -> Reshape). `prepare` turns each input into
+   * the form the chosen backend needs. A node that cannot be inferred (its output shape depends on
+   * data nobody knows yet, or it fails) leaves its outputs unknown (undefined) and a reason in
+   * `problems`. Every value made here is disposed by the caller.
+   */
+  infer(
+    feeds: ReadonlyMap<string, Value>,
+    meta: string,
+    prepare: (v: Value, onMeta: boolean) => Value,
+  ): { values: Map<string, Value | undefined>; problems: string[] } {
+    const values = new Map<string, Value | undefined>();
+    const problems: string[] = [];
+    const lookup = (name: string): Value | undefined => (values.has(name) ? values.get(name) : feeds.get(name) ?? this.constants.get(name));
+    const isMeta = (v: Value): boolean => v.deviceTensor?.backend.name === meta;
+    for (const step of this.steps) {
+      const inputs = step.node.input.map((n) => (n === '' ? undefined : lookup(n)));
+      let outputs: (Value | undefined)[] = [];
+      if (step.node.input.some((n, i) => n !== '' && inputs[i] === undefined)) {
+        problems.push(`${step.label}: an input's shape is unknown`);
+      } else {
+        const onMeta = inputs.some((v) => v !== undefined && isMeta(v));
+        const prepared = new Map<string, Value>();
+        step.node.input.forEach((n, i) => {
+          if (n !== '' && !prepared.has(n)) prepared.set(n, prepare(inputs[i] as Value, onMeta));
+        });
+        try {
+          outputs = this.runStep(step, (n) => prepared.get(n) ?? lookup(n), onMeta ? meta : this.shared.backend);
+        } catch (error) {
+          if (!(error instanceof MinnowError)) throw error;
+          problems.push(`${step.label}: ${error.message}`);
+        } finally {
+          for (const [n, v] of prepared) if (v !== lookup(n)) v.dispose();
+        }
+      }
+      step.node.output.forEach((name, i) => {
+        if (name !== '') values.set(name, outputs[i]);
+      });
+    }
+    return { values, problems };
+  }
+
+  private runStep(step: Step, lookup: (name: string) => Value | undefined, backend = this.shared.backend): (Value | undefined)[] {
     const inputs = step.node.input.map((name) => {
       if (name === '') return undefined;
       const v = lookup(name);
@@ -246,7 +290,7 @@ export class GraphPlan {
       }
       return plan.run(new Map(plan.inputNames.map((n, i) => [n, values[i]])), lookup);
     };
-    const ctx = new NodeContext(step.node, step.label, step.opset, this.shared.backend, step.attrs, inputs, runSubgraph);
+    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, runSubgraph);
     let outputs: (Value | undefined)[] = [];
     scope(() => {
       const results = step.def.run(ctx);

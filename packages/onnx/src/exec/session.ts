@@ -4,6 +4,7 @@ import { DataType } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { computeDType, naturalType } from './dtypes.js';
 import { GraphPlan, type SessionShared } from './graph.js';
+import { inferShapes, type ShapeInference } from './infer.js';
 import { normalizeDomain } from './registry.js';
 import { Value } from './value.js';
 
@@ -130,6 +131,14 @@ export class OnnxSession {
       if (!fits) throw new MinnowError('SHAPE_MISMATCH', `onnx: input '${description.name}' is ${formatDims(dims)}, fed ${formatShape(value.shape)}`);
     }
     return value;
+  }
+
+  /**
+   * Shapes and element types of every value in the main graph, inferred without running the model
+   * (see infer.ts). `inputDims` pins inputs to concrete dims; other symbolic dims stay symbolic.
+   */
+  inferShapes(inputDims: Readonly<Record<string, readonly number[]>> = {}): Promise<ShapeInference> {
+    return inferShapes(this.plan, this.inputs, inputDims);
   }
 
   dispose(): void {
