@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   conv: () => import('./conv.js'),
   ops: () => import('./ops.js'),
   kd: () => import('./kd.js'),
+  onnx: () => import('./onnx.js'),
 };
 
 async function main(): Promise<number> {
