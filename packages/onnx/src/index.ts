@@ -23,3 +23,4 @@ export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './e
 export { findOperator, supportedOperators } from './exec/registry.js';
 export { exportModule, type ExportModuleOptions } from './export/index.js';
 export type { InferredValue, ShapeInference } from './exec/infer.js';
+export { summarizeModel, type ModelSummary } from './summary.js';
