@@ -18,6 +18,8 @@ export default defineConfig({
       '@minnow/compress': src('compress'),
       '@minnow/onnx/node': fileURLToPath(new URL('./packages/onnx/src/node.ts', import.meta.url)),
       '@minnow/onnx': src('onnx'),
+      '@minnow/formats/node': fileURLToPath(new URL('./packages/formats/src/node.ts', import.meta.url)),
+      '@minnow/formats': src('formats'),
       '@minnow/cli': src('cli'),
       '@minnow/web': src('web'),
     },

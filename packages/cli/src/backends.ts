@@ -1,4 +1,4 @@
-import { backendStatus, eraseBufferType, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
+import { MinnowError, backendStatus, eraseBufferType, init, registerBackend, type BackendFactory, type BackendInfo } from '@minnow/core';
 import { jsBackend } from '@minnow/backend-js';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { gpuBackend } from '@minnow/backend-gpu';
@@ -37,4 +37,13 @@ export async function probeBackends(): Promise<BackendReport[]> {
   }
   const isDefault = new Map(backendStatus().map((s) => [s.name, s.isDefault]));
   return reports.map((r) => ({ ...r, default: isDefault.get(r.name) ?? false }));
+}
+
+/** Initialises the named built-in backend for a command; an unknown name is bad input. */
+export async function useBackend(name: string): Promise<void> {
+  registerBuiltInBackends();
+  if (!BUILT_IN_BACKENDS.some((f) => f.name === name)) {
+    throw new MinnowError('UNKNOWN_BACKEND', `no backend named '${name}' (built in: ${BUILT_IN_BACKENDS.map((f) => f.name).join(', ')})`);
+  }
+  await init(name);
 }

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { MinnowError } from '@minnow/core';
 import { registerBackendsCommand } from './commands/backends.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerInspectCommand } from './commands/inspect.js';
+import { registerRunCommand } from './commands/run.js';
 import { consoleOutput, type Output } from './output.js';
 
 export const VERSION = '0.1.0';
@@ -17,6 +19,8 @@ export function buildProgram(output: Output = consoleOutput()): Command {
     .exitOverride();
   registerBackendsCommand(program, output);
   registerDemoCommand(program, output);
+  registerInspectCommand(program, output);
+  registerRunCommand(program, output);
   return program;
 }
 
