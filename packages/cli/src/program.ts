@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { MinnowError } from '@minnow/core';
 import { registerBackendsCommand } from './commands/backends.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerConvertCommand } from './commands/convert.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
 import { consoleOutput, type Output } from './output.js';
@@ -21,6 +22,7 @@ export function buildProgram(output: Output = consoleOutput()): Command {
   registerDemoCommand(program, output);
   registerInspectCommand(program, output);
   registerRunCommand(program, output);
+  registerConvertCommand(program, output);
   return program;
 }
 

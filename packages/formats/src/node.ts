@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MinnowError } from '@minnow/core';
 import type { ModelProto } from '@minnow/onnx';
-import { writeFileAtomic } from '@minnow/onnx/node';
+import { readUserFile, writeFileAtomic } from '@minnow/onnx/node';
 import type { SafetensorsFile } from './safetensors/dtypes.js';
 import { parseSafetensors, type ParseSafetensorsOptions } from './safetensors/parse.js';
 import { serializeSafetensors, type SafetensorsTensors } from './safetensors/serialize.js';
@@ -26,7 +26,7 @@ function naming<T>(path: string, read: () => T): T {
 
 /** Reads a safetensors file; the tensors' data are views on the bytes read. */
 export async function readSafetensorsFile(path: string, options: ParseSafetensorsOptions = {}): Promise<SafetensorsFile> {
-  const bytes = asBytes(await readFile(path));
+  const bytes = await readUserFile(path);
   return naming(path, () => parseSafetensors(bytes, options));
 }
 
@@ -75,8 +75,9 @@ async function readShard(folder: string, realFolder: string, shard: string, mode
  * tfjsLayersToOnnx expects.
  */
 export async function loadTfjsLayersModel(path: string): Promise<TfjsLayersArtifacts> {
-  const modelPath = (await stat(path)).isDirectory() ? join(path, 'model.json') : path;
-  const text = await readFile(modelPath, 'utf8');
+  const isFolder = await stat(path).then((s) => s.isDirectory(), () => false);
+  const modelPath = isFolder ? join(path, 'model.json') : path;
+  const text = new TextDecoder().decode(await readUserFile(modelPath));
   const modelJson = naming(modelPath, () => {
     try {
       return JSON.parse(text) as TfjsModelJson;

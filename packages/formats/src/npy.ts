@@ -70,7 +70,9 @@ export function parseNpy(bytes: Uint8Array, name = 'array'): NpyArray {
   if (!Number.isSafeInteger(need) || bytes.length - dataStart !== need) {
     throw corrupt(name, `shape ${formatShape(shape)} of ${descr} needs ${need} data bytes, the file has ${bytes.length - dataStart}`);
   }
-  const copy = bytes.slice(dataStart, dataStart + need);
+  // A fresh, aligned copy (Buffer.slice would be a view on Node's shared pool, not a copy).
+  const copy = new Uint8Array(need);
+  copy.set(bytes.subarray(dataStart, dataStart + need));
   let data = new info.ctor(copy.buffer, 0, count);
   if (orderMatch[1] === 'True') data = fortranToC(data, shape);
   return { dtype: info.dtype, shape, data };

@@ -43,6 +43,17 @@ async function readExternalFile(folder: string, realFolder: string, request: Ext
   return asBytes(await readFile(real));
 }
 
+/** Reads a file the user named; a missing or unreadable one is a MinnowError naming it, not a bare Node error. */
+export async function readUserFile(path: string): Promise<Uint8Array> {
+  try {
+    return asBytes(await readFile(path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new MinnowError('INVALID_ARGUMENT', `cannot read '${path}': ${why}`, { cause: error });
+  }
+}
+
 /**
  * Loads an ONNX model file, with any external data it names: each location is resolved relative to
  * the model's folder and refused if it is absolute, contains `..`, or is a link that leads out of
@@ -50,7 +61,7 @@ async function readExternalFile(folder: string, realFolder: string, request: Ext
  * are views on the bytes read, not copies.
  */
 export async function loadModel(path: string): Promise<ModelProto> {
-  const bytes = asBytes(await readFile(path));
+  const bytes = await readUserFile(path);
   let model: ModelProto;
   try {
     model = readModel(bytes);
@@ -83,7 +94,7 @@ export async function loadModel(path: string): Promise<ModelProto> {
 
 /** Loads a TensorProto file (a test suite's input_N.pb / output_N.pb). */
 export async function loadTensor(path: string): Promise<TensorProto> {
-  return readTensor(asBytes(await readFile(path)));
+  return readTensor(await readUserFile(path));
 }
 
 /** Writes `bytes` to `path` through a temporary file beside it and a rename, so no half-written file is ever left. */

@@ -1,9 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MinnowError } from '@minnow/core';
 import { OnnxSession, type TensorProto, type Value } from '@minnow/onnx';
-import { loadModel, writeFileAtomic } from '@minnow/onnx/node';
+import { loadModel, readUserFile, writeFileAtomic } from '@minnow/onnx/node';
 import { npyToTensorProto, parseNpy, serializeNpy, valuesToNpy } from '@minnow/formats';
 import { useBackend } from '../backends.js';
 import type { Output } from '../output.js';
@@ -25,10 +25,7 @@ async function readFeeds(pairs: readonly string[]): Promise<Record<string, Tenso
     if (at <= 0) throw new MinnowError('INVALID_ARGUMENT', `--input '${pair}': expected name=file.npy`);
     const name = pair.slice(0, at);
     const file = pair.slice(at + 1);
-    const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-      throw new MinnowError('INVALID_ARGUMENT', `--input ${name}: cannot read '${file}': ${error.code ?? error.message}`);
-    });
-    feeds[name] = npyToTensorProto(parseNpy(new Uint8Array(bytes), file), name);
+    feeds[name] = npyToTensorProto(parseNpy(await readUserFile(file), file), name);
   }
   return feeds;
 }

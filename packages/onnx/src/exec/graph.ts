@@ -16,7 +16,8 @@ export interface SessionShared {
   readonly opsets: ReadonlyMap<string, number>;
   readonly functions: ReadonlyMap<string, FunctionProto>;
   readonly constantFolding: boolean;
-  readonly subgraphPlans: WeakMap<GraphProto, GraphPlan>;
+  /** Plans of every subgraph and function body, made with their parent; the session disposes them. */
+  readonly subgraphPlans: Map<GraphProto, GraphPlan>;
 }
 
 /** Looks a name up in the scopes enclosing a subgraph. */
@@ -306,7 +307,11 @@ export class GraphPlan {
   /** An op's output as a value of its own: bare tensors are typed, and anything the op passed through from an input gets its own alias. */
   private toValue(result: OpOutput, inputs: readonly (Value | undefined)[], step: Step): Value | undefined {
     if (result === undefined) return undefined;
-    if (result instanceof Value) return inputs.includes(result) || result.constant ? result.alias() : result;
+    if (result instanceof Value) {
+      const shared = inputs.includes(result) || result.constant
+        || (result.deviceTensor !== undefined && inputs.some((v) => v?.deviceTensor === result.deviceTensor));
+      return shared ? result.alias() : result;
+    }
     const tensor = inputs.some((v) => v?.deviceTensor === result) ? aliasTensor(result) : result;
     const first = inputs.find((v) => v !== undefined);
     let elemType = naturalType(tensor.dtype);

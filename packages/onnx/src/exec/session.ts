@@ -47,6 +47,7 @@ export class OnnxSession {
   readonly outputs: readonly ValueDescription[];
   readonly backend: string;
   private readonly plan: GraphPlan;
+  private readonly shared: SessionShared;
   private disposed = false;
 
   private constructor(model: ModelProto, options: SessionOptions) {
@@ -63,8 +64,9 @@ export class OnnxSession {
       opsets,
       functions: new Map(model.functions.map((f) => [`${normalizeDomain(f.domain)}:${f.name ?? ''}`, f])),
       constantFolding: options.constantFolding ?? true,
-      subgraphPlans: new WeakMap(),
+      subgraphPlans: new Map(),
     };
+    this.shared = shared;
     this.plan = new GraphPlan(graph, shared, new Set(), `graph '${graph.name ?? ''}'`);
     const inputs = new Set(this.plan.inputNames);
     this.inputs = graph.input.filter((v) => inputs.has(v.name ?? '')).map(describeValue);
@@ -143,6 +145,8 @@ export class OnnxSession {
 
   dispose(): void {
     this.plan.dispose();
+    for (const plan of this.shared.subgraphPlans.values()) plan.dispose();
+    this.shared.subgraphPlans.clear();
     this.disposed = true;
   }
 }

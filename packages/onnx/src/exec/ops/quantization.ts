@@ -1,3 +1,15 @@
 import type { OperatorTable } from '../operator.js';
+import { ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul } from './nn/integer-ops.js';
+import { labelled } from './nn/labelled.js';
+import { DequantizeLinear, DynamicQuantizeLinear, QuantizeLinear } from './nn/quantize-linear.js';
 
-export const quantizationOperators: OperatorTable = {};
+/** Quantization ops: linear (de)quantization and the integer products (implementations under nn/). */
+export const quantizationOperators: OperatorTable = labelled({
+  QuantizeLinear,
+  DequantizeLinear,
+  DynamicQuantizeLinear,
+  MatMulInteger,
+  QLinearMatMul,
+  ConvInteger,
+  QLinearConv,
+});

@@ -1,10 +1,23 @@
-import { MinnowError } from '@minnow/core';
 import type { OperatorTable } from '../operator.js';
+import { densifySparse } from '../sparse.js';
 import { Value } from '../value.js';
+import { createOperators } from './shape/create.js';
+import { gatherOperators } from './shape/gather.js';
+import { padOperators } from './shape/pad.js';
+import { resizeOperators } from './shape/resize.js';
+import { scatterOperators } from './shape/scatter.js';
+import { slicingOperators } from './shape/slicing.js';
+import { viewOperators } from './shape/views.js';
+
+/**
+ * Shape and movement ops: Constant and Shape here; the rest, grouped by what they do, in shape/.
+ * Small host values (shape arithmetic) are moved on the host, everything else on the device: see
+ * shape/movable.ts.
+ */
 
 const CONSTANT_FORMS = ['value', 'value_float', 'value_floats', 'value_int', 'value_ints', 'sparse_value', 'value_string', 'value_strings'];
 
-export const shapeOperators: OperatorTable = {
+const constantOperators: OperatorTable = {
   Constant: {
     run: (ctx) => {
       const given = CONSTANT_FORMS.filter((f) => ctx.attrs.has(f));
@@ -15,7 +28,12 @@ export const shapeOperators: OperatorTable = {
         case 'value_floats': return [Value.fromHost(1, [ctx.attrs.floats('value_floats').length], Float32Array.from(ctx.attrs.floats('value_floats')))];
         case 'value_int': return [Value.int64([ctx.attrs.int('value_int')], [])];
         case 'value_ints': return [Value.int64(ctx.attrs.ints('value_ints'))];
-        default: throw new MinnowError('UNSUPPORTED_DTYPE', `onnx: ${ctx.label}: Constant ${given[0]} is not computed by minnow`);
+        case 'sparse_value': {
+          const sparse = ctx.attrs.raw('sparse_value')?.sparseTensor;
+          if (sparse === undefined) throw ctx.error('INVALID_MODEL', 'attribute sparse_value holds no sparse tensor');
+          return [densifySparse(sparse)];
+        }
+        default: throw ctx.error('UNSUPPORTED_DTYPE', `Constant ${given[0]}: strings are not computed by minnow`);
       }
     },
   },
@@ -29,4 +47,15 @@ export const shapeOperators: OperatorTable = {
       return [Value.int64(shape.slice(start, Math.max(start, end)))];
     },
   },
+};
+
+export const shapeOperators: OperatorTable = {
+  ...constantOperators,
+  ...viewOperators,
+  ...slicingOperators,
+  ...gatherOperators,
+  ...scatterOperators,
+  ...padOperators,
+  ...createOperators,
+  ...resizeOperators,
 };
