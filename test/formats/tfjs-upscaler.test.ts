@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffModels, readModel, writeModel, type ModelProto } from '@minnow/onnx';
+import { fromArray, init } from '@minnow/core';
+import { wasmBackend } from '@minnow/backend-wasm';
+import { OnnxSession, diffModels, readModel, writeModel, type ModelProto } from '@minnow/onnx';
 import { saveModel } from '@minnow/onnx/node';
 import { tfjsLayersToOnnx } from '@minnow/formats';
 import { convertTfjsLayersFile, loadTfjsLayersModel, type TfjsLayersArtifacts } from '@minnow/formats/node';
@@ -58,6 +60,26 @@ describe('tfjs: @upscalerjs/default-model to ONNX', () => {
     reference.dispose();
     console.info(`upscaler: max |tfjs - onnxruntime| = ${errors.map((e) => e.toExponential(2)).join(', ')}`);
     for (const e of errors) expect(e).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('runs on minnow\'s own executor (js and wasm) with TensorFlow.js\'s output within 1e-4', async () => {
+    await init(wasmBackend);
+    const reference = await loadFromMemory(artifacts);
+    const shape = [1, 12, 10, 3];
+    const input = seededInput(shape, 77);
+    const [expected] = runTfjs(reference, [input], [shape]);
+    reference.dispose();
+    for (const backend of ['js', 'wasm']) {
+      const session = OnnxSession.create(onnx, { backend });
+      const lr = fromArray(Float32Array.from(input), shape, { backend });
+      const { SR } = session.run({ LR: lr });
+      expect(SR.shape).toEqual(expected.dims);
+      const error = maxAbsDifference(SR.dataSync() as Float32Array, expected.data);
+      console.info(`upscaler on minnow-${backend}: max |tfjs - minnow| = ${error.toExponential(2)}`);
+      expect(error).toBeLessThanOrEqual(TOLERANCE);
+      for (const t of [lr, SR]) t.dispose();
+      session.dispose();
+    }
   });
 
   it('reads back from its bytes as the same model, and converts the same from the file', async () => {
