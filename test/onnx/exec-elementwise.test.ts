@@ -322,6 +322,8 @@ describe('ONNX reductions', () => {
     const [small, smallIndices] = run('TopK', [f32([2, 1, 2, 1], [2, 2]), i64([1])], [int('largest', 0), int('axis', 0)], 21, 2);
     expect(small.values).toEqual([2, 1]);
     expect(smallIndices.values).toEqual([0, 0]);
+    const [, infinite] = run('TopK', [f32([Infinity, 1, Infinity, -Infinity]), i64([4])], [], 21, 2);
+    expect(infinite.values).toEqual([0, 2, 1, 3]);
     const [big] = run('TopK', [i64([5e9, 1, 3e9]), i64([2])], [], 21, 2);
     expect(big).toEqual({ type: DataType.INT64, shape: [2], values: [5e9, 3e9] });
     expect(run('TopK', [f32([1, 2])], [int('k', 1)], 1, 2)[0].values).toEqual([2]);

@@ -166,3 +166,15 @@ describe('ONNX shape inference', () => {
     session.dispose();
   });
 });
+
+describe('observing values as the model runs', () => {
+  it('shows every node output, in order, while it is alive', () => {
+    const seen: string[] = [];
+    const session = OnnxSession.create(addMulModel(), { observe: (name, value) => seen.push(`${name}=${value.numbers().join(',')}`) });
+    const x = tensor([[1, 1, 1]]);
+    session.run({ x }).y.dispose();
+    expect(seen).toEqual(['xw=2,3,4', 'y=4,12,24']);
+    x.dispose();
+    session.dispose();
+  });
+});

@@ -18,6 +18,7 @@ export {
 } from './read.js';
 export { writeModel, writeTensor, type ExternalDataOptions, type WriteOptions, type WrittenModel } from './write.js';
 export { OnnxSession, type Feed, type SessionOptions, type ValueDescription } from './exec/session.js';
+export type { ValueObserver } from './exec/graph.js';
 export { Value, type HostData } from './exec/value.js';
 export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './exec/operator.js';
 export { findOperator, supportedOperators } from './exec/registry.js';

@@ -16,9 +16,16 @@ export interface SessionShared {
   readonly opsets: ReadonlyMap<string, number>;
   readonly functions: ReadonlyMap<string, FunctionProto>;
   readonly constantFolding: boolean;
+  readonly observe?: ValueObserver;
   /** Plans of every subgraph and function body, made with their parent; the session disposes them. */
   readonly subgraphPlans: Map<GraphProto, GraphPlan>;
 }
+
+/**
+ * Sees every value a node produces while a graph runs (in subgraphs too), before it is released:
+ * calibration and debugging read activations through this. `graph` names the graph it is in.
+ */
+export type ValueObserver = (name: string, value: Value, graph: string) => void;
 
 /** Looks a name up in the scopes enclosing a subgraph. */
 export type OuterScope = (name: string) => Value | undefined;
@@ -207,8 +214,10 @@ export class GraphPlan {
         const outputs = this.runStep(step, lookup);
         step.node.output.forEach((name, i) => {
           const v = outputs[i];
-          if (name !== '' && v !== undefined) produced.set(name, v);
-          else v?.dispose();
+          if (name !== '' && v !== undefined) {
+            produced.set(name, v);
+            this.shared.observe?.(name, v, this.what);
+          } else v?.dispose();
         });
         for (const name of step.release) {
           produced.get(name)?.dispose();

@@ -3,7 +3,7 @@ import type { ModelProto, TensorProto, ValueInfoProto } from '../ir/types.js';
 import { DataType } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { computeDType, naturalType } from './dtypes.js';
-import { GraphPlan, type SessionShared } from './graph.js';
+import { GraphPlan, type SessionShared, type ValueObserver } from './graph.js';
 import { inferShapes, type ShapeInference } from './infer.js';
 import { normalizeDomain } from './registry.js';
 import { Value } from './value.js';
@@ -13,6 +13,8 @@ export interface SessionOptions {
   readonly backend?: string;
   /** Evaluate nodes that depend only on initialisers once, when the session is made (default true). */
   readonly constantFolding?: boolean;
+  /** Called with every value a node produces, as the model runs (subgraphs included): see ValueObserver. */
+  readonly observe?: ValueObserver;
 }
 
 /** A declared graph input or output: name, ONNX element type, and dims (a number, a symbolic name, or undefined when unknown). */
@@ -64,6 +66,7 @@ export class OnnxSession {
       opsets,
       functions: new Map(model.functions.map((f) => [`${normalizeDomain(f.domain)}:${f.name ?? ''}`, f])),
       constantFolding: options.constantFolding ?? true,
+      observe: options.observe,
       subgraphPlans: new Map(),
     };
     this.shared = shared;

@@ -111,8 +111,15 @@ export class Value {
   hostData(): HostData {
     if (this.host !== undefined) return this.host;
     const read = (this.device as Tensor).dataSync();
-    if (this.elemType === DataType.INT64) return BigInt64Array.from(read as Int32Array, (v) => BigInt(v));
-    return read;
+    // The wide integer types are computed in int32 (values beyond it never reach the engine).
+    switch (this.elemType) {
+      case DataType.INT64: return BigInt64Array.from(read as Int32Array, (v) => BigInt(v));
+      case DataType.UINT64: return BigUint64Array.from(read as Int32Array, (v) => BigInt(v));
+      case DataType.UINT32: return Uint32Array.from(read as Int32Array);
+      case DataType.INT16: return Int16Array.from(read as Int32Array);
+      case DataType.UINT16: return Uint16Array.from(read as Int32Array);
+      default: return read;
+    }
   }
 
   dispose(): void {

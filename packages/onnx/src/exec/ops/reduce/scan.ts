@@ -74,17 +74,17 @@ function topK(ctx: OpContext): Value[] {
   const indices = new BigInt64Array(size);
   const order = Array.from({ length: n }, (_, i) => i);
   // Ascending with NaN above everything; `largest` reverses the value order but not the tie order.
-  const ascending = (a: number, b: number): number => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : a - b);
+  const ascending = (a: number, b: number): number => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : a < b ? -1 : a > b ? 1 : 0);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const at = (j: number): number => (o * n + j) * inner + i;
+      // A total order (ties by index), so the result does not depend on the order left by the last row.
       order.sort((p, q) => (largest ? ascending(keys[at(q)], keys[at(p)]) : ascending(keys[at(p)], keys[at(q)])) || p - q);
       for (let j = 0; j < k; j++) {
         const to = (o * k + j) * inner + i;
         values[to] = source[at(order[j])];
         indices[to] = BigInt(order[j]);
       }
-      order.sort((p, q) => p - q);
     }
   }
   return [Value.fromHost(type, outShape, values as unknown as HostData), Value.fromHost(DataType.INT64, outShape, indices)];
