@@ -1,10 +1,12 @@
 // Float32 conv2d (ONNX Conv: NCHW input, OIHW weight, no bias, stride, zero padding, dilation,
-// groups), three ways:
+// groups), four ways:
 // - 1x1, stride 1, no padding, contiguous rows: a plain gemmF32 per (batch, group), reading the
 //   input in place as B [C/g, H*W];
 // - one input channel per group (depthwise, any channel multiplier): a direct kernel over a
 //   zero-padded copy of the channel, SIMD over output columns; as a GEMM it would have k = kH*kW
 //   and m = O/groups, far too small for the 5x8 / 6x8 tiles;
+// - a few output pixels (at most CONV_DOT_PIXELS): dot products of weight rows with patch rows
+//   (conv_dot.ts), the weights read in place;
 // - otherwise implicit GEMM: out[o, pix] = sum_q W[o, q] * X^[q, pix] with q = (c, kh, kw). The
 //   im2col matrix X^ is never materialised: each KC x NCONV block of it is packed straight from
 //   the input into gemmF32Block's micro-panel layout, so the input is read once per block and no
@@ -16,7 +18,8 @@
 //   [24..25] dilationH, dilationW   [26] groups
 
 import { GEMM_F32_KC, GEMM_F32_NR, gemmF32, gemmF32Block, gemmF32BlockScratchBytes, gemmF32ScratchBytes } from './gemm_f32';
-import { at, ceilDiv, d, floorDiv, imax, imin } from './conv_common';
+import { at, ceilDiv, copyWeights, d, floorDiv, imax, imin } from './conv_common';
+import { CONV_DOT_PIXELS, convDot, convDotScratchBytes } from './conv_dot';
 import { depthwiseGroup, planeCols, planeRows } from './conv_depthwise';
 
 /** Output pixels per packed B block: 512 keeps a KC x 512 panel (512 KiB) in L2. */
@@ -28,9 +31,15 @@ const NCONV: i32 = 512;
     d(desc, 7) == 1 && d(desc, 6) == d(desc, 3);
 }
 
-/** One input channel per group (depthwise, possibly with a channel multiplier). */
+/**
+ * One input channel per group (depthwise, possibly with a channel multiplier), where the direct
+ * kernel wins: small kernels, or a multiplier under 4 on a large output. Large kernels with more
+ * output channels per group run as products (k1x16, 16 channels per group: 26 -> 9 us; a
+ * k1x256 s128 frame transform, 258 channels: 99 -> 11 us); 5x5 with 4 per group: 286 -> 174 us,
+ * with 2 per group 287 -> 311 us.
+ */
 @inline function isDepthwise(desc: usize): bool {
-  return d(desc, 9) == 1;
+  return d(desc, 9) == 1 && (d(desc, 10) * d(desc, 11) < 16 || (d(desc, 8) < 4 * d(desc, 26) && d(desc, 16) * d(desc, 17) > CONV_DOT_PIXELS));
 }
 
 /**
@@ -63,6 +72,7 @@ export function conv2dF32ScratchBytes(desc: usize): i32 {
   if (d(desc, 0) <= 0 || O <= 0 || pixels <= 0 || k <= 0) return 0;
   if (isPointwise(desc)) return gemmF32ScratchBytes(og, pixels, k);
   if (isDepthwise(desc)) return (planeRows(desc) * planeCols(desc)) << 2;
+  if (pixels <= CONV_DOT_PIXELS) return convDotScratchBytes(desc, weightsFlat(desc));
   const kc = kBlock(k);
   const nc = imin((pixels + 7) & ~7, NCONV);
   const weights = weightsFlat(desc) ? 0 : (og * k + 3) & ~3;
@@ -100,6 +110,10 @@ export function conv2dF32(desc: usize, x: usize, w: usize, out: usize, scratch: 
     return;
   }
   const flat = weightsFlat(desc);
+  if (pixels <= CONV_DOT_PIXELS) {
+    convDot(desc, x, w, out, scratch, flat);
+    return;
+  }
   const xLimit = tensorEnd(x, desc, 0, 4);
   const kcMax = kBlock(k);
   const ncMax = imin((pixels + 7) & ~7, NCONV);
@@ -137,23 +151,6 @@ function tensorEnd(base: usize, desc: usize, dims: i32, strides: i32): usize {
     if (extent > 0) last += extent;
   }
   return at(base, last + 1);
-}
-
-/** Copies one group's weights [og, Cg, kH, kW] (any strides) to a contiguous [og, Cg*kH*kW]. */
-function copyWeights(desc: usize, w: usize, og: i32, dst: usize): void {
-  const Cg = d(desc, 9), kH = d(desc, 10), kW = d(desc, 11);
-  const ws0 = d(desc, 12), ws1 = d(desc, 13), ws2 = d(desc, 14), ws3 = d(desc, 15);
-  for (let o = 0; o < og; o++) {
-    for (let c = 0; c < Cg; c++) {
-      for (let kh = 0; kh < kH; kh++) {
-        const src = at(w, o * ws0 + c * ws1 + kh * ws2);
-        for (let kw = 0; kw < kW; kw++) {
-          store<f32>(dst, load<f32>(at(src, kw * ws3)));
-          dst += 4;
-        }
-      }
-    }
-  }
 }
 
 // Spans are written in increasing pixel order, each panel with whole 8-lane stores: lanes past a

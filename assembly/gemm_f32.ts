@@ -18,8 +18,10 @@
 // KC = 256 keeps a B micro-panel (8 KiB) in L1 while A micro-panels stream from L2; MC and KC
 // changed results by under 3% between 128 and 512, as the kernel is compute bound; NC of 256 to
 // 1024 was 2-10% slower than 4096 at n = 512..2048.
-// Products with m <= 3 (row vector times matrix) or n == 1 (matrix times vector) skip packing:
-// they are memory bound, and a 5x8 / 6x8 tile would be mostly idle (1x1024x1024: 535 -> 148 us).
+// Thin products (a few rows of A or columns of B) skip packing and run in gemm_thin.ts: they are
+// memory bound, and a 5x8 / 6x8 tile would be mostly idle (1x1024x1024: 535 -> 148 us).
+
+import { gemmThinF32, gemmThinScratchBytes } from './gemm_thin';
 
 /** Columns of a packed B micro-panel: gemmF32Block reads B as ceil(nc / 8) panels of kc x 8 floats. */
 export const GEMM_F32_NR: i32 = 8;
@@ -280,62 +282,6 @@ function macroKernel(mc: i32, nc: i32, kc: i32, pa: usize, pb: usize, panelBytes
   }
 }
 
-/** c[j] = sum_p a[p * as] * B[p, j] for j < n, B rows contiguous (bs floats apart). */
-function rowTimesMatrix(n: i32, k: i32, a: usize, as: i32, b: usize, bs: i32, c: usize): void {
-  const rowBytes = <usize>bs << 2;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
-    let bp = b + (<usize>j << 2);
-    for (let p = 0; p < k; p++) {
-      const s = v128.load32_splat(at(a, p * as));
-      c0 = madd(s, v128.load(bp), c0);
-      c1 = madd(s, v128.load(bp, 16), c1);
-      c2 = madd(s, v128.load(bp, 32), c2);
-      c3 = madd(s, v128.load(bp, 48), c3);
-      bp += rowBytes;
-    }
-    const cp = c + (<usize>j << 2);
-    v128.store(cp, c0); v128.store(cp, c1, 16); v128.store(cp, c2, 32); v128.store(cp, c3, 48);
-  }
-  for (; j + 4 <= n; j += 4) {
-    let c0 = f32x4.splat(0);
-    let bp = b + (<usize>j << 2);
-    for (let p = 0; p < k; p++) {
-      c0 = madd(v128.load32_splat(at(a, p * as)), v128.load(bp), c0);
-      bp += rowBytes;
-    }
-    v128.store(c + (<usize>j << 2), c0);
-  }
-  for (; j < n; j++) {
-    let sum: f32 = 0;
-    let bp = b + (<usize>j << 2);
-    for (let p = 0; p < k; p++) {
-      sum += load<f32>(at(a, p * as)) * load<f32>(bp);
-      bp += rowBytes;
-    }
-    store<f32>(c + (<usize>j << 2), sum);
-  }
-}
-
-/** sum_p a[p] * b[p], both contiguous. */
-function dot(k: i32, a: usize, b: usize): f32 {
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  let p = 0;
-  for (; p + 16 <= k; p += 16) {
-    const o = <usize>p << 2;
-    s0 = madd(v128.load(a + o), v128.load(b + o), s0);
-    s1 = madd(v128.load(a + o, 16), v128.load(b + o, 16), s1);
-    s2 = madd(v128.load(a + o, 32), v128.load(b + o, 32), s2);
-    s3 = madd(v128.load(a + o, 48), v128.load(b + o, 48), s3);
-  }
-  for (; p + 4 <= k; p += 4) s0 = madd(v128.load(a + (<usize>p << 2)), v128.load(b + (<usize>p << 2)), s0);
-  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
-  let sum = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
-  for (; p < k; p++) sum += load<f32>(a + (<usize>p << 2)) * load<f32>(b + (<usize>p << 2));
-  return sum;
-}
-
 /** Bytes of scratch gemmF32Block needs for m rows of A and k blocks of up to kc. */
 export function gemmF32BlockScratchBytes(m: i32, kc: i32): i32 {
   if (m <= 0 || kc <= 0) return 0;
@@ -367,7 +313,9 @@ export function gemmF32ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0 || k <= 0) return 0;
   const kc = blockSize(k, KC, 1);
   const nc = roundUp(blockSize(n, NC, NR), NR);
-  return (kc * nc << 2) + gemmF32BlockScratchBytes(m, kc);
+  const tiled = (kc * nc << 2) + gemmF32BlockScratchBytes(m, kc);
+  const thin = gemmThinScratchBytes(m, n, k);
+  return thin > tiled ? thin : tiled;
 }
 
 /**
@@ -382,14 +330,7 @@ export function gemmF32(m: i32, n: i32, k: i32, a: usize, aRowStride: i32, aColS
     return;
   }
   // Thin products are memory bound and would leave most of each tile idle: no packing.
-  if (m <= 3 && bColStride == 1) {
-    for (let i = 0; i < m; i++) rowTimesMatrix(n, k, at(a, i * aRowStride), aColStride, b, bRowStride, at(c, i * n));
-    return;
-  }
-  if (n == 1 && aColStride == 1 && bRowStride == 1) {
-    for (let i = 0; i < m; i++) store<f32>(at(c, i), dot(k, at(a, i * aRowStride), b));
-    return;
-  }
+  if (gemmThinF32(m, n, k, a, aRowStride, aColStride, b, bRowStride, bColStride, c, scratch)) return;
   const kcMax = blockSize(k, KC, 1);
   const ncMax = roundUp(blockSize(n, NC, NR), NR);
   const pb = scratch;

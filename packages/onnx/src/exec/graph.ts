@@ -3,7 +3,7 @@ import type { FunctionProto, GraphProto, NodeProto } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { Attributes } from './attributes.js';
 import { NodeContext } from './context.js';
-import { computeDType, naturalType } from './dtypes.js';
+import { computeDType, isComputable, naturalType } from './dtypes.js';
 import type { OperatorDefinition, OpOutput } from './operator.js';
 import { findOperator, normalizeDomain } from './registry.js';
 import { densifySparse } from './sparse.js';
@@ -322,16 +322,10 @@ export class GraphPlan {
       return shared ? result.alias() : result;
     }
     const tensor = inputs.some((v) => v?.deviceTensor === result) ? aliasTensor(result) : result;
-    const first = inputs.find((v) => v !== undefined);
-    let elemType = naturalType(tensor.dtype);
-    if (first !== undefined) {
-      try {
-        if (computeDType(first.elemType, step.label) === tensor.dtype) elemType = first.elemType;
-      } catch {
-        // input 0 has a type minnow does not compute: the output keeps its natural type
-      }
-    }
-    return Value.fromTensor(tensor, elemType);
+    // The first input computed in the output's dtype lends its ONNX type (Where's X, not its bool
+    // condition); ops whose output type differs from every such input (Cast, ArgMax) say so themselves.
+    const computesAs = (v: Value | undefined): boolean => v !== undefined && isComputable(v.elemType) && computeDType(v.elemType, step.label) === tensor.dtype;
+    return Value.fromTensor(tensor, inputs.find(computesAs)?.elemType ?? naturalType(tensor.dtype));
   }
 
   /** Nodes left to run each time (after constant folding). */

@@ -37,7 +37,7 @@ export interface OpContext {
   error(code: MinnowErrorCode, message: string): MinnowError;
 }
 
-/** One output: a Value, a bare Tensor (typed as input 0 when its dtype matches, else by its dtype), or undefined for an optional output not produced. */
+/** One output: a Value, a bare Tensor (typed as the first input computed in its dtype, else by its dtype), or undefined for an optional output not produced. */
 export type OpOutput = Value | Tensor | undefined;
 
 export interface OperatorDefinition {
