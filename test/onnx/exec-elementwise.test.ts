@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { MinnowError, Random, encodeFloat16, init, liveTensors } from '@minnow/core';
+import { Random, encodeFloat16, init, liveTensors } from '@minnow/core';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import { AttributeType, DataType, OnnxSession, makeTensor, writeModel, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from '@minnow/onnx';
 import { graph, model, node, valueInfo } from './build.js';
+import { expectMinnowError } from '../helpers/reference.js';
 
 // Elementwise, reduction and loss operators: what ONNX's backend test cases (npm run conformance)
 // leave out — error cases, older opsets' attribute forms, type corners, empty reductions, precision.
@@ -91,17 +92,7 @@ function run(opType: string, inputs: readonly (Data | undefined)[], attrs: Attri
 
 const run1 = (opType: string, inputs: readonly (Data | undefined)[], attrs: AttributeProto[] = [], opset = 21): Result => run(opType, inputs, attrs, opset)[0];
 
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MinnowError);
-  expect((caught as MinnowError).code).toBe(code);
-  for (const f of fragments) expect((caught as MinnowError).message).toContain(f);
-}
+const expectError = (fn: () => unknown, code: string, ...fragments: string[]): void => void expectMinnowError(fn, code, ...fragments);
 
 function expectClose(actual: readonly number[], expected: readonly number[], rtol = 1e-6, atol = 1e-12): void {
   expect(actual.length).toBe(expected.length);

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MinnowError, liveTensors, tensor } from '@minnow/core';
+import { liveTensors, tensor } from '@minnow/core';
 import { AttributeType, DataType, OnnxSession, makeTensor, type ModelProto } from '@minnow/onnx';
 import { floatTensor, graph, model, node, refAttr, valueInfo } from './build.js';
+import { expectMinnowError } from '../helpers/reference.js';
 
 // The graph runner itself: planning, checking, constant folding, value lifetimes and feeds. Operator
 // semantics are tested by the conformance suite and the exec-*.test.ts files.
 
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MinnowError);
-  expect((caught as MinnowError).code).toBe(code);
-  for (const f of fragments) expect((caught as MinnowError).message).toContain(f);
-}
+const expectError = (fn: () => unknown, code: string, ...fragments: string[]): void => void expectMinnowError(fn, code, ...fragments);
 
 /** y = (x + w) * (w + w), with nodes listed in reverse order. */
 function addMulModel(): ModelProto {

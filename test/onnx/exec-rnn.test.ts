@@ -1,12 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { MinnowError, Random, init, liveTensors } from '@minnow/core';
+import { Random, init, liveTensors } from '@minnow/core';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import {
   AttributeType, DataType, OnnxSession, makeTensor, writeModel, type AttributeProto, type GraphProto, type ModelProto, type TensorProto,
 } from '@minnow/onnx';
 import { floatAttr, graph, graphAttr, intAttr, model, node, valueInfo } from './build.js';
+import { expectMinnowError } from '../helpers/reference.js';
 
 // LSTM, GRU and RNN in the forms the ONNX backend tests leave out (both directions, sequence_lens,
 // peepholes, every activation with its alpha and beta, clip, input_forget, batch-first layout,
@@ -303,17 +304,7 @@ function body(name: string, nodes: ReturnType<typeof node>[], inputs: [string, n
   });
 }
 
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MinnowError);
-  expect((caught as MinnowError).code).toBe(code);
-  for (const f of fragments) expect((caught as MinnowError).message).toContain(f);
-}
+const expectError = (fn: () => unknown, code: string, ...fragments: string[]): void => void expectMinnowError(fn, code, ...fragments);
 
 /** Adds the loop-carried `acc` to itself plus the outer `x` each turn; scans out acc and the iteration number. */
 function accumulatingLoop(condOut: ReturnType<typeof node>): GraphProto {

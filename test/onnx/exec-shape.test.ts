@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MinnowError, liveTensors } from '@minnow/core';
+import { liveTensors } from '@minnow/core';
 import { AttributeType, DataType, OnnxSession, Value, makeTensor, type AttributeProto, type Feed, type TensorProto } from '@minnow/onnx';
 import { graph, model, node, valueInfo } from './build.js';
+import { expectMinnowError } from '../helpers/reference.js';
 
 // Shape and movement ops: the forms ONNX's backend tests leave out (older opsets' attributes, newer
 // attributes, int64 bounds, duplicate scatter indices, Resize's newer modes) and the errors. Each
@@ -110,17 +111,7 @@ function expectClose(r: Result, shape: number[], values: number[], digits = 4): 
   r.values.forEach((v, i) => expect(v).toBeCloseTo(values[i], digits));
 }
 
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MinnowError);
-  expect((caught as MinnowError).code).toBe(code);
-  for (const f of fragments) expect((caught as MinnowError).message).toContain(f);
-}
+const expectError = (fn: () => unknown, code: string, ...fragments: string[]): void => void expectMinnowError(fn, code, ...fragments);
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
