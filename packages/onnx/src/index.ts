@@ -22,6 +22,7 @@ export type { ValueObserver } from './exec/graph.js';
 export { Value, type HostData } from './exec/value.js';
 export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './exec/operator.js';
 export { findOperator, supportedOperators } from './exec/registry.js';
+export { GraphBuilder, attr, tensorValueInfo, type BuildOptions, type ValueDim } from './builder.js';
 export { exportModule, type ExportModuleOptions } from './export/index.js';
 export type { InferredValue, ShapeInference } from './exec/infer.js';
 export { summarizeModel, type ModelSummary } from './summary.js';

@@ -2,9 +2,12 @@
 // ONNX tensor is in), layout changes made once per value, typed access to a layer's config, and its
 // weights by name.
 import { MinnowError, formatShape } from '@minnow/core';
-import { attr, type Dim, type GraphBuilder } from './onnx-builder.js';
+import { attr, type GraphBuilder } from '@minnow/onnx';
 import { invalid, type KerasLayer } from './model-json.js';
 import type { TfjsWeight } from './weights.js';
+
+/** A dim as Keras knows it: a size, or null where it is only known at run time. */
+export type Dim = number | null;
 
 /**
  * A tensor of the graph being built. `shape` is always the Keras (channels-last) shape. A rank-4

@@ -1,6 +1,6 @@
 import { MinnowError } from '@minnow/core';
 import type { AnyModule } from '@minnow/nn';
-import type { Dim, ExportValue, GraphBuilder } from './graph.js';
+import type { Dim, ExportValue, ModuleGraphBuilder } from './graph.js';
 
 /**
  * The contract between the exporter's walk over a module tree and the converter of each layer
@@ -8,7 +8,7 @@ import type { Dim, ExportValue, GraphBuilder } from './graph.js';
  * that compute the layer's eval-mode forward, and returns the value flowing out.
  */
 export interface ConvertContext {
-  readonly graph: GraphBuilder;
+  readonly graph: ModuleGraphBuilder;
   /** The layer's dotted path in the module tree ('' for the root module). */
   readonly path: string;
   /** A name hint for this layer's values and nodes: '<path>/<what>' (the class name stands in for the root's empty path). */

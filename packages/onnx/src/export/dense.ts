@@ -1,7 +1,8 @@
 import { MinnowError } from '@minnow/core';
 import type { AnyModule, Dropout, Flatten, GELU, LeakyReLU, Linear } from '@minnow/nn';
+import { attr } from '../builder.js';
 import { describeLayer, dimProduct, formatDims, knownAndNot, unsupportedForm, type LayerConverter } from './converter.js';
-import { attr, type Dim } from './graph.js';
+import type { Dim } from './graph.js';
 
 /**
  * Converters for the layers that work on the last axis or elementwise: Linear, Flatten, Dropout

@@ -1,9 +1,10 @@
 import { MinnowError } from '@minnow/core';
 import type { AnyModule } from '@minnow/nn';
-import { DataType, type ModelProto, type TensorShapeDimension, type ValueInfoProto } from '../ir/types.js';
+import { tensorValueInfo } from '../builder.js';
+import { DataType, type ModelProto } from '../ir/types.js';
 import { describeLayer, formatDims, type ConvertContext, type ModuleClass } from './converter.js';
 import { CONVERTERS } from './converters.js';
-import { GraphBuilder, type Dim, type ExportValue } from './graph.js';
+import { ModuleGraphBuilder, type Dim, type ExportValue } from './graph.js';
 
 export interface ExportModuleOptions {
   /** The input's shape, e.g. [1, 3, 32, 32]. With `batchDim` (the default) its first size only has to be valid. */
@@ -56,7 +57,7 @@ export function exportModule(module: AnyModule, options: ExportModuleOptions): M
   }
   if (inputName === outputName) throw new MinnowError('INVALID_ARGUMENT', `exportModule: inputName and outputName are both "${inputName}"`);
 
-  const graph = new GraphBuilder(opset);
+  const graph = new ModuleGraphBuilder(opset);
   graph.reserve([inputName, outputName, ...stateNames]);
   const inputDims: Dim[] = inputShape.map((d, i) => (i === 0 && batchDim !== null && inputShape.length > 1 ? batchDim : d));
   const result = convertModule(graph, module, '', { name: inputName, shape: inputDims });
@@ -64,26 +65,14 @@ export function exportModule(module: AnyModule, options: ExportModuleOptions): M
   const last = graph.produces(result.name) ? result.name : graph.node('Identity', [result.name], 'output_identity');
   graph.rename(last, outputName);
 
-  return {
+  return graph.build({
+    graphName: module.constructor.name,
+    opset,
     irVersion,
-    opsetImport: [{ domain: '', version: opset }],
-    producerName: options.producer?.name ?? 'minnow',
-    producerVersion: options.producer?.version ?? '0.1.0',
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: module.constructor.name,
-      node: graph.nodes,
-      initializer: graph.initializers,
-      sparseInitializer: [],
-      input: [valueInfo(inputName, inputDims)],
-      output: [valueInfo(outputName, result.shape)],
-      valueInfo: [],
-      quantizationAnnotation: [],
-      metadataProps: [],
-    },
-  };
+    inputs: [tensorValueInfo(inputName, DataType.FLOAT, inputDims)],
+    outputs: [tensorValueInfo(outputName, DataType.FLOAT, result.shape)],
+    producer: { name: options.producer?.name ?? 'minnow', version: options.producer?.version ?? '0.1.0' },
+  });
 }
 
 function checkInputShape(shape: readonly number[]): readonly number[] {
@@ -94,7 +83,7 @@ function checkInputShape(shape: readonly number[]): readonly number[] {
 }
 
 /** Finds the module's converter and runs it with a context that knows where in the tree it is. */
-function convertModule(graph: GraphBuilder, module: AnyModule, path: string, input: ExportValue): ExportValue {
+function convertModule(graph: ModuleGraphBuilder, module: AnyModule, path: string, input: ExportValue): ExportValue {
   const converter = CONVERTERS.get(module.constructor as ModuleClass);
   if (!converter) {
     const known = [...CONVERTERS.keys()].map((c) => c.name).join(', ');
@@ -110,9 +99,4 @@ function convertModule(graph: GraphBuilder, module: AnyModule, path: string, inp
       new MinnowError('SHAPE_MISMATCH', `exportModule: ${describeLayer(module, path)} expects input ${expected}, got ${formatDims(value.shape)} (check inputShape)`),
   };
   return converter(module, input, context);
-}
-
-function valueInfo(name: string, shape: readonly Dim[]): ValueInfoProto {
-  const dim = shape.map((d): TensorShapeDimension => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {}));
-  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } }, metadataProps: [] };
 }

@@ -1,6 +1,7 @@
 import type { BatchNorm1d, BatchNorm2d, LayerNorm } from '@minnow/nn';
+import { attr } from '../builder.js';
 import { knownAndNot, type ConvertContext, type LayerConverter } from './converter.js';
-import { attr, type ExportValue } from './graph.js';
+import type { ExportValue } from './graph.js';
 
 /**
  * Converters for BatchNorm1d/2d and LayerNorm, in eval semantics: batch norm with its running

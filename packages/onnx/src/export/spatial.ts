@@ -1,7 +1,8 @@
 import { MinnowError } from '@minnow/core';
 import { poolOutputSize, type AnyModule, type AvgPool2d, type Conv2d, type Conv2dLayerOptions, type MaxPool2d, type Pair } from '@minnow/nn';
+import { attr } from '../builder.js';
 import { describeLayer, knownAndNot, pairOf, unsupportedForm, type ConvertContext, type LayerConverter } from './converter.js';
-import { attr, type Dim, type ExportValue } from './graph.js';
+import type { Dim, ExportValue } from './graph.js';
 
 /**
  * Converters for the NCHW layers: Conv2d, MaxPool2d, AvgPool2d.

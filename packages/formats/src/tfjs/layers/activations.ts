@@ -1,7 +1,6 @@
 // Activations, named in a layer's `activation` config or as layers of their own (Activation, ReLU,
 // LeakyReLU, ELU, Softmax). Each maps to the ONNX op with TF.js's constants.
-import type { AttributeProto } from '@minnow/onnx';
-import { attr } from '../onnx-builder.js';
+import { attr, type AttributeProto } from '@minnow/onnx';
 import { singleInput, unsupported, type ConversionContext, type LayerCall, type LayerConverter, type Value } from '../context.js';
 import type { KerasLayer } from '../model-json.js';
 

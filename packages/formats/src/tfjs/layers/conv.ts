@@ -1,6 +1,6 @@
 // Conv2D, DepthwiseConv2D and SeparableConv2D as ONNX Conv over NCHW, kernels moved from Keras's
 // [kh, kw, in, out] to ONNX's [out, in, kh, kw].
-import { attr } from '../onnx-builder.js';
+import { attr } from '@minnow/onnx';
 import { singleInput, unsupported, type LayerCall, type LayerConverter, type Value } from '../context.js';
 import { activationOf, applyActivation } from './activations.js';
 import { readPadding, windowAttributes, windowOutput, type Window } from './window.js';
@@ -61,7 +61,7 @@ function conv(call: LayerCall, x: Value, op: ConvOp): Value {
 function biasOf(call: LayerCall, size: number): string | undefined {
   if (!call.config.boolean('use_bias', true)) return undefined;
   const bias = call.ctx.weight(call.layer, 'bias', [size]);
-  return call.ctx.builder.floatInitializer(bias.name, [size], bias.values);
+  return call.ctx.builder.floats(bias.name, bias.values, [size]);
 }
 
 const conv2d: LayerConverter = (call) => {
@@ -74,7 +74,7 @@ const conv2d: LayerConverter = (call) => {
   if (channels % groups !== 0) throw unsupported(layer, `${channels} input channels do not split into ${groups} groups`);
   const [kh, kw] = window.kernel;
   const kernel = ctx.weight(layer, 'kernel', [kh, kw, channels / groups, filters]);
-  const weightName = ctx.builder.floatInitializer(kernel.name, [filters, channels / groups, kh, kw], hwioToOihw(kernel.values, kh, kw, channels / groups, filters));
+  const weightName = ctx.builder.floats(kernel.name, hwioToOihw(kernel.values, kh, kw, channels / groups, filters), [filters, channels / groups, kh, kw]);
   const y = conv(call, x, { weightName, bias: biasOf(call, filters), window, group: groups, outChannels: filters, hint: layer.name });
   return applyActivation(ctx, y, activationOf(call), layer);
 };
@@ -92,7 +92,7 @@ function depthwise(call: LayerCall, x: Value, window: Window, bias: boolean, hin
   const multiplier = kernel.shape[3];
   const out = channels * multiplier;
   // [kh, kw, C, M] read as [kh, kw, 1, C * M] is already in output-channel order.
-  const weightName = ctx.builder.floatInitializer(kernel.name, [out, 1, kh, kw], hwioToOihw(kernel.values, kh, kw, 1, out));
+  const weightName = ctx.builder.floats(kernel.name, hwioToOihw(kernel.values, kh, kw, 1, out), [out, 1, kh, kw]);
   return conv(call, x, { weightName, bias: bias ? biasOf(call, out) : undefined, window, group: channels, outChannels: out, hint });
 }
 
@@ -111,7 +111,7 @@ const separableConv2d: LayerConverter = (call) => {
   const filters = config.count('filters');
   const inner = mid.shape[3] as number;
   const pointwise = ctx.weight(layer, 'pointwise_kernel', [1, 1, inner, filters]);
-  const weightName = ctx.builder.floatInitializer(pointwise.name, [filters, inner, 1, 1], hwioToOihw(pointwise.values, 1, 1, inner, filters));
+  const weightName = ctx.builder.floats(pointwise.name, hwioToOihw(pointwise.values, 1, 1, inner, filters), [filters, inner, 1, 1]);
   const unit: Window = { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padding: 'valid' };
   const y = conv(call, mid, { weightName, bias: biasOf(call, filters), window: unit, group: 1, outChannels: filters, hint: layer.name });
   return applyActivation(ctx, y, activationOf(call), layer);

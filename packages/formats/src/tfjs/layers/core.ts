@@ -1,6 +1,6 @@
 // Dense, Flatten, Reshape, and the layers that do nothing at inference (Dropout and its kind).
-import { attr, type Dim } from '../onnx-builder.js';
-import { singleInput, unsupported, type LayerConverter } from '../context.js';
+import { attr } from '@minnow/onnx';
+import { singleInput, unsupported, type Dim, type LayerConverter } from '../context.js';
 import { invalid } from '../model-json.js';
 import { activationOf, applyActivation } from './activations.js';
 
@@ -22,9 +22,9 @@ const dense: LayerConverter = (call) => {
   const kernel = ctx.weight(layer, 'kernel', [x.shape[x.shape.length - 1], units]);
   const [inputs] = kernel.shape;
   const b = ctx.builder;
-  const weight = b.floatInitializer(kernel.name, [inputs, units], kernel.values);
+  const weight = b.floats(kernel.name, kernel.values, [inputs, units]);
   const bias = config.boolean('use_bias', true) ? ctx.weight(layer, 'bias', [units]) : undefined;
-  const biasName = bias ? b.floatInitializer(bias.name, [units], bias.values) : undefined;
+  const biasName = bias ? b.floats(bias.name, bias.values, [units]) : undefined;
   let name: string;
   if (x.shape.length === 2) {
     name = b.node('Gemm', [x.name, weight, ...(biasName ? [biasName] : [])], layer.name);
@@ -63,7 +63,7 @@ const reshape: LayerConverter = (call) => {
     throw invalid(`layer '${layer.name}' (Reshape): ${known} elements per example do not fit target_shape ${JSON.stringify(target)}`);
   }
   // 0 in an ONNX shape copies the input's dim: the batch size, whatever it is at run time.
-  const shapeName = ctx.builder.int64Initializer(`${layer.name}_shape`, [0, ...target]);
+  const shapeName = ctx.builder.int64s(`${layer.name}_shape`, [0, ...target]);
   const name = ctx.builder.node('Reshape', [x.name, shapeName], layer.name);
   return { name, shape: [x.shape[0], ...shape], channelsFirst: false };
 };

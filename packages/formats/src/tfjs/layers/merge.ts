@@ -1,6 +1,6 @@
 // Merge layers: elementwise Add / Subtract / Multiply / Average / Maximum / Minimum, and Concatenate.
-import { attr, type Dim } from '../onnx-builder.js';
-import { unsupported, type ConversionContext, type LayerCall, type LayerConverter, type Value } from '../context.js';
+import { attr } from '@minnow/onnx';
+import { unsupported, type ConversionContext, type Dim, type LayerCall, type LayerConverter, type Value } from '../context.js';
 import { invalid } from '../model-json.js';
 
 /** The inputs in one layout: channels-first if any rank-4 input already is (it saves Transposes), else channels-last. */

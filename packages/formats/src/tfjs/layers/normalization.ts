@@ -1,5 +1,5 @@
 // BatchNormalization at inference: the moving statistics, gamma and beta, epsilon from the config.
-import { attr } from '../onnx-builder.js';
+import { attr } from '@minnow/onnx';
 import { singleInput, unsupported, type LayerConverter } from '../context.js';
 
 /**
@@ -26,10 +26,10 @@ const batchNormalization: LayerConverter = (call) => {
     if (rank === 4) x = ctx.channelsFirst(x);
     const inputs = [
       x.name,
-      b.floatInitializer(`${layer.name}/gamma`, [channels], gamma),
-      b.floatInitializer(`${layer.name}/beta`, [channels], beta),
-      b.floatInitializer(`${layer.name}/moving_mean`, [channels], mean),
-      b.floatInitializer(`${layer.name}/moving_variance`, [channels], variance),
+      b.floats(`${layer.name}/gamma`, gamma, [channels]),
+      b.floats(`${layer.name}/beta`, beta, [channels]),
+      b.floats(`${layer.name}/moving_mean`, mean, [channels]),
+      b.floats(`${layer.name}/moving_variance`, variance, [channels]),
     ];
     return { ...x, name: b.node('BatchNormalization', inputs, layer.name, [attr.float('epsilon', epsilon)]) };
   }
@@ -40,8 +40,8 @@ const batchNormalization: LayerConverter = (call) => {
     scale[c] = gamma[c] / Math.sqrt(variance[c] + epsilon);
     shift[c] = beta[c] - mean[c] * scale[c];
   }
-  const scaled = b.node('Mul', [x.name, b.floatInitializer(`${layer.name}/scale`, [channels], scale)], `${layer.name}_scaled`);
-  return { ...x, name: b.node('Add', [scaled, b.floatInitializer(`${layer.name}/shift`, [channels], shift)], layer.name) };
+  const scaled = b.node('Mul', [x.name, b.floats(`${layer.name}/scale`, scale, [channels])], `${layer.name}_scaled`);
+  return { ...x, name: b.node('Add', [scaled, b.floats(`${layer.name}/shift`, shift, [channels])], layer.name) };
 };
 
 export const NORMALIZATION_LAYERS: Record<string, LayerConverter> = {

@@ -1,5 +1,5 @@
 // 2-D pooling: windowed Max/Average, and the global forms, over NCHW.
-import { attr } from '../onnx-builder.js';
+import { attr } from '@minnow/onnx';
 import { singleInput, type LayerCall, type LayerConverter, type Value } from '../context.js';
 import { readPadding, windowAttributes, windowOutput, type Window } from './window.js';
 

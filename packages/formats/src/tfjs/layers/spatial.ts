@@ -1,6 +1,6 @@
 // UpSampling2D (ONNX Resize) and ZeroPadding2D (ONNX Pad), over NCHW.
-import { attr, type Dim } from '../onnx-builder.js';
-import { singleInput, unsupported, type LayerConverter } from '../context.js';
+import { attr } from '@minnow/onnx';
+import { singleInput, unsupported, type Dim, type LayerConverter } from '../context.js';
 import { invalid } from '../model-json.js';
 
 const times = (d: Dim, k: number): Dim => (d === null ? null : d * k);
@@ -24,7 +24,7 @@ const upSampling2d: LayerConverter = (call) => {
     const transform = ctx.resizeSemantics === 'keras' ? 'half_pixel' : 'asymmetric';
     attributes = [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', transform)];
   } else throw unsupported(layer, `interpolation '${interpolation}' is not supported (nearest and bilinear are)`);
-  const scales = ctx.builder.floatInitializer(`${layer.name}_scales`, [4], Float32Array.of(1, 1, sh, sw));
+  const scales = ctx.builder.floats(`${layer.name}_scales`, Float32Array.of(1, 1, sh, sw), [4]);
   // Resize's second input (roi) is unused by these modes and left empty.
   const name = ctx.builder.node('Resize', [ctx.channelsFirst(x).name, '', scales], layer.name, attributes);
   return { name, shape: [x.shape[0], times(x.shape[1], sh), times(x.shape[2], sw), x.shape[3]], channelsFirst: true };
@@ -48,7 +48,7 @@ const zeroPadding2d: LayerConverter = (call) => {
   config.channelsLastOnly();
   const x = singleInput(call, [4]);
   const [top, bottom, left, right] = readPadding(layer.config.padding, layer.name);
-  const pads = ctx.builder.int64Initializer(`${layer.name}_pads`, [0, 0, top, left, 0, 0, bottom, right]);
+  const pads = ctx.builder.int64s(`${layer.name}_pads`, [0, 0, top, left, 0, 0, bottom, right]);
   const name = ctx.builder.node('Pad', [ctx.channelsFirst(x).name, pads], layer.name, [attr.string('mode', 'constant')]);
   const grow = (d: Dim, n: number): Dim => (d === null ? null : d + n);
   return { name, shape: [x.shape[0], grow(x.shape[1], top + bottom), grow(x.shape[2], left + right), x.shape[3]], channelsFirst: true };

@@ -1,8 +1,7 @@
 // Sliding windows (convolutions and pooling): Keras 'same'/'valid' padding as ONNX attributes, and
 // the output size, both as TensorFlow computes them.
-import type { AttributeProto } from '@minnow/onnx';
-import { attr, type Dim } from '../onnx-builder.js';
-import { unsupported, type LayerCall } from '../context.js';
+import { attr, type AttributeProto } from '@minnow/onnx';
+import { unsupported, type Dim, type LayerCall } from '../context.js';
 
 export interface Window {
   readonly kernel: readonly [number, number];
