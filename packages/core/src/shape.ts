@@ -41,7 +41,8 @@ export function assertValidShape(what: string, shape: unknown): asserts shape is
 
 /** numpy/ONNX multidirectional broadcasting; `op` names the caller in the error. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  let rank = 0;
+  for (const shape of shapes) rank = Math.max(rank, shape.length);
   const out = new Array<number>(rank).fill(1);
   for (const shape of shapes) {
     for (let i = 0; i < shape.length; i++) {
@@ -184,5 +185,7 @@ export function reshapeStrides(shape: Shape, strides: readonly number[], target:
 }
 
 export function shapesEqual(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -55,6 +55,10 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** Runs `fn` on tensor operands, turning number and boolean operands into scalars (of the first tensor's dtype) that are freed after. */
 function withOperands<T>(op: string, operands: readonly Operand[], fn: (tensors: Tensor[]) => T): T {
+  // The common case, all tensors, skips the scalar machinery (this runs for every elementwise op).
+  let allTensors = true;
+  for (const o of operands) if (!(o instanceof Tensor)) allTensors = false;
+  if (allTensors) return fn(operands as Tensor[]);
   const reference = operands.find((o): o is Tensor => o instanceof Tensor);
   if (!reference) throw new MinnowError('INVALID_ARGUMENT', `${op}: at least one operand must be a Tensor`);
   operands.forEach((o, i) => {
