@@ -1,10 +1,10 @@
 import type { BufferView } from '../backend.js';
 import type { DType } from '../dtype.js';
-import { FLOAT_DTYPES, assertDType, isDType, isFloatDType } from '../dtype.js';
+import { FLOAT_DTYPES, allocateArray, assertDType, isDType, isFloatDType } from '../dtype.js';
 import { MinnowError, formatShape } from '../errors.js';
 import { runKernel } from '../dispatch.js';
 import { broadcastShapes, broadcastStrides, normalizeAxes, normalizeAxis, shapesEqual } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { Storage, Tensor } from '../tensor.js';
 import { full } from './creation.js';
 import type { Conv2dAttrs, QuantizedType } from './table.js';
 import { PRIMITIVES } from './table.js';
@@ -69,7 +69,10 @@ function withOperands<T>(op: string, operands: readonly Operand[], fn: (tensors:
   const temporaries: Tensor[] = [];
   const tensors = operands.map((o) => {
     if (o instanceof Tensor) return o;
-    const t = full([], Number(o), { dtype: reference.dtype, backend: reference.backend.name });
+    // A 0-d tensor straight on the operand's backend: this runs for every op with a number operand.
+    const value = allocateArray(reference.dtype, 1);
+    value[0] = reference.dtype === 'bool' ? (Number(o) !== 0 ? 1 : 0) : Number(o);
+    const t = new Tensor(Storage.fromData(reference.backend, reference.dtype, value), []);
     temporaries.push(t);
     return t;
   });
