@@ -15,6 +15,7 @@ export default defineConfig({
       '@minnow/backend-gpu': src('backend-gpu'),
       '@minnow/nn/node': fileURLToPath(new URL('./packages/nn/src/node.ts', import.meta.url)),
       '@minnow/nn': src('nn'),
+      '@minnow/compress/node': fileURLToPath(new URL('./packages/compress/src/node.ts', import.meta.url)),
       '@minnow/compress': src('compress'),
       '@minnow/onnx/node': fileURLToPath(new URL('./packages/onnx/src/node.ts', import.meta.url)),
       '@minnow/onnx': src('onnx'),

@@ -11,3 +11,19 @@ export {
 export { train, type TrainOptions } from './distill/train.js';
 export { distill, type DistillOptions } from './distill/distill.js';
 export { findLayer, flattenFeature, forwardCapturing, hintLoss, hintRegressor, type HintOptions } from './distill/hints.js';
+// Quantization (quantize/): the shared vocabulary, schemes, streaming observers and calibration.
+export type {
+  CalibrationMethod, CalibrationOptions, Granularity, LayerPrecision, LayerReport, Observer, QuantParams, QuantScheme, QuantType, TensorRange,
+} from './quantize/types.js';
+export {
+  dequantizeTensor, dequantizeValues, describeGranularity, paramShape, quantLimits, quantParams, quantizeTensor, quantizeValues, rangeOf,
+  storageDType, type QuantLimits,
+} from './quantize/scheme.js';
+export {
+  HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, createObserver, entropyRange, mseRange, percentileRange,
+  type HistogramMethod, type ObserverOptions, type QuantTarget,
+} from './quantize/observers/index.js';
+export {
+  calibrateModule, calibrateOnnx, moduleTensorName, type BatchSource, type CalibrationRunOptions, type ModuleBatch, type ModuleCalibrationOptions,
+  type OnnxCalibrationOptions,
+} from './quantize/calibrate.js';
