@@ -86,3 +86,34 @@ export function castStrided(from: i32, to: i32, desc: usize, x: usize, out: usiz
     }
   }
 }
+
+/**
+ * Gather along one axis of contiguous data: out[a, j, :] = data[a, idx[j], :] for a < outer,
+ * j < count, rows of `rowBytes` bytes, idx int32 in [-dim, dim) (negative counts from the end).
+ * Checks every index before writing: returns the position of the first one out of range (nothing
+ * written), or -1 when done.
+ */
+export function gatherRows(rowBytes: i32, outer: i32, dim: i32, idx: usize, count: i32, data: usize, out: usize): i32 {
+  for (let j = 0; j < count; j++) {
+    const r = load<i32>(idx + (<usize>j << 2));
+    if (r < -dim || r >= dim) return j;
+  }
+  const row = <usize>rowBytes;
+  for (let a = 0; a < outer; a++) {
+    const base = data + <usize>a * <usize>dim * row;
+    for (let j = 0; j < count; j++) {
+      let r = load<i32>(idx + (<usize>j << 2));
+      if (r < 0) r += dim;
+      const src = base + <usize>r * row;
+      if (rowBytes == 4) {
+        store<u32>(out, load<u32>(src));
+      } else if (rowBytes == 8) {
+        store<u64>(out, load<u64>(src));
+      } else {
+        memory.copy(out, src, row);
+      }
+      out += row;
+    }
+  }
+  return -1;
+}

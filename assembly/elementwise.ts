@@ -165,7 +165,15 @@ function binaryRowMul(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32):
 function binaryRowDiv(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void { binaryRow(BINARY_DIV, a, as, b, bs, out, n); }
 function binaryRowMax(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void { binaryRow(BINARY_MAX, a, as, b, bs, out, n); }
 function binaryRowMin(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void { binaryRow(BINARY_MIN, a, as, b, bs, out, n); }
-function binaryRowPow(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void { binaryRow(BINARY_POW, a, as, b, bs, out, n); }
+function binaryRowPow(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void {
+  // x^2 by a broadcast exponent (variances, squared errors) is x * x, rounded once exactly as a
+  // correctly rounded pow would be; Mathf.pow costs about 5 ns an element (387 elements: 1.8 us).
+  if (bs == 0 && load<f32>(b) == 2) {
+    binaryRowMul(a, as, a, as, out, n);
+    return;
+  }
+  binaryRow(BINARY_POW, a, as, b, bs, out, n);
+}
 
 function compareRow(op: i32, a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32): void {
   for (let i = 0; i < n; i++) {

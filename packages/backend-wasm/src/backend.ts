@@ -31,12 +31,21 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
   const arrayOf = (buffer: WasmBuffer): TypedArray => viewArray(buffer.dtype, memory.buffer, buffer.ptr, buffer.length);
   const toArrayView = (v: BufferView<WasmBuffer>): BufferView<TypedArray> => ({ ...v, buffer: arrayOf(v.buffer) });
 
+  // Growing memory detaches views (their length drops to 0): re-create this one then.
+  let descriptorView = new Int32Array(memory.buffer, descriptor, 64);
+  const descriptorWords = (): Int32Array => {
+    if (descriptorView.length === 0) descriptorView = new Int32Array(memory.buffer, descriptor, 64);
+    return descriptorView;
+  };
+
   const context: NativeContext = {
     exports: module.exports,
     memory,
+    descriptor,
+    descriptorWords,
     writeDescriptor(values: readonly number[]): number {
       if (values.length > 64) throw new MinnowError('INTERNAL', `wasm descriptor of ${values.length} values`);
-      new Int32Array(memory.buffer, descriptor, values.length).set(values);
+      descriptorWords().set(values);
       return descriptor;
     },
     scratch(needed: number): number {

@@ -1,7 +1,8 @@
 import type { BufferView, KernelOp, PrimitiveAttrs } from '@minnow/core';
-import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContiguous, padRank, sizeOf, viewArray } from '@minnow/core';
+import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContiguous, sizeOf, viewArray } from '@minnow/core';
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
+import { writeConv2d, writeElementwise, writeReduce } from './descriptor.js';
 
 /** What native kernels need from the backend: the module, memory, and argument/scratch space. */
 export interface NativeContext {
@@ -9,6 +10,10 @@ export interface NativeContext {
   readonly memory: WebAssembly.Memory;
   /** Writes i32 values into the descriptor block and returns its address. */
   writeDescriptor(values: readonly number[]): number;
+  /** Byte address of the descriptor block (64 i32 words). */
+  readonly descriptor: number;
+  /** The descriptor block as i32 words, for writing it in place (a fresh view after memory grows). */
+  descriptorWords(): Int32Array;
   /** A scratch block of at least `bytes`, reused across calls (allocating may grow memory). */
   scratch(bytes: number): number;
   allocateTemporary(bytes: number): number;
@@ -30,12 +35,10 @@ const CAST_DTYPES: Partial<Record<string, number>> = { float32: 0, int32: 1, int
 
 /** The elementwise descriptor: 4 dims of shape, then 4 strides per operand. Null when it needs more than 4 dims. */
 function elementwiseDescriptor(ctx: NativeContext, output: View, inputs: readonly View[]): number | null {
-  const layout = padRank(collapseDims(output.shape, inputs.map((v) => v.strides)), 4);
-  if (!layout) return null;
-  return ctx.writeDescriptor([...layout.shape, ...layout.strides.flat()]);
+  return writeElementwise(ctx.descriptorWords(), output.shape, inputs) ? ctx.descriptor : null;
 }
 
-/** Below this many bytes per row, a per-row copyWithin costs more than the reference loop. */
+/** pad: below this many bytes per row, a per-row copyWithin costs more than the reference loop. */
 const MIN_ROW_BYTES = 64;
 
 const QUANT_CODES: Partial<Record<string, number>> = { int8: 0, uint8: 1, int32: 2 };
@@ -123,13 +126,9 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
   const reduce = <K extends keyof typeof REDUCE>(op: K): NativeKernel<K> => (inputs, output, attrs) => {
     const x = inputs[0];
     if (!f32(x)) return false;
-    const outerDims = x.shape.map((_, d) => d).filter((d) => !attrs.axes.includes(d));
-    const outer = padRank(collapseDims(outerDims.map((d) => x.shape[d]), [outerDims.map((d) => x.strides[d])]), 3);
-    const inner = padRank(collapseDims(attrs.axes.map((d) => x.shape[d]), [attrs.axes.map((d) => x.strides[d])]), 3);
-    if (!outer || !inner) return false;
     if (sizeOf(x.shape) === 0) return false; // empty inputs: the reference writes the identities
-    const desc = ctx.writeDescriptor([...outer.shape, ...outer.strides[0], ...inner.shape, ...inner.strides[0]]);
-    exports.reduceF32(REDUCE[op], desc, ctx.address(x), output.buffer.ptr);
+    if (!writeReduce(ctx.descriptorWords(), x, attrs.axes)) return false;
+    exports.reduceF32(REDUCE[op], ctx.descriptor, ctx.address(x), output.buffer.ptr);
     return true;
   };
 
@@ -184,9 +183,17 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
       const scratch = ctx.scratch(exports.gemmF32ScratchBytes(m, n, k));
       const gemm = exports.gemmF32;
-      forEachMatrix(a, b, m * n * 4, (pa, pb, out) => {
-        gemm(m, n, k, pa, a.strides[r - 2], a.strides[r - 1], pb, b.strides[r - 2], b.strides[r - 1], output.buffer.ptr + out, scratch);
-      }, ctx);
+      // Strides of size-1 matrix dims never move an address; make them what a contiguous layout
+      // would have, so the kernel's layout tests (row vector, contiguous columns) see through them.
+      const ac = k === 1 ? 1 : a.strides[r - 1];
+      const ar = m === 1 ? k * ac : a.strides[r - 2];
+      const bc = n === 1 ? 1 : b.strides[r - 1];
+      const br = k === 1 ? n * bc : b.strides[r - 2];
+      if (r === 2) {
+        gemm(m, n, k, ctx.address(a), ar, ac, ctx.address(b), br, bc, output.buffer.ptr, scratch);
+        return true;
+      }
+      forEachMatrix(a, b, m * n * 4, (pa, pb, out) => gemm(m, n, k, pa, ar, ac, pb, br, bc, output.buffer.ptr + out, scratch), ctx);
       return true;
     },
     matmulInteger: (inputs, output) => {
@@ -217,41 +224,26 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const [x, w] = inputs;
       if (!f32(x, w) || !exports.conv2dF32 || !exports.conv2dF32ScratchBytes) return false;
       if (sizeOf(output.shape) === 0) return true;
-      const values = [
-        ...x.shape, ...x.strides, ...w.shape, ...w.strides, output.shape[2], output.shape[3],
-        ...attrs.stride, ...attrs.padding, ...attrs.dilation, attrs.groups,
-      ];
-      const desc = ctx.writeDescriptor(values);
+      writeConv2d(ctx.descriptorWords(), x, w, output, attrs);
+      const desc = ctx.descriptor;
       const scratch = ctx.scratch(exports.conv2dF32ScratchBytes(desc));
       exports.conv2dF32(desc, ctx.address(x), ctx.address(w), output.buffer.ptr, scratch);
       return true;
     },
-    // Row moves: whole rows of at least MIN_ROW_BYTES are moved with copyWithin (a native memmove).
+    // Rows of any width (down to one element, as in a reflection pad built from gather) move in
+    // assembly/copy.ts, which checks every index before writing.
     gather: (inputs, output, attrs) => {
       const [data, indices] = inputs;
       const axis = attrs.axis;
-      const inner = sizeOf(data.shape.slice(axis + 1));
-      const rowBytes = inner * bytesPerElement(data.dtype);
-      if (rowBytes < MIN_ROW_BYTES || !isContiguous(data.shape, data.strides) || !isContiguous(indices.shape, indices.strides)) return false;
+      if (indices.dtype !== 'int32' || !isContiguous(data.shape, data.strides) || !isContiguous(indices.shape, indices.strides)) return false;
       const dim = data.shape[axis];
       const count = sizeOf(indices.shape);
-      const raw = new Int32Array(ctx.memory.buffer, ctx.address(indices), count);
-      const rows = new Int32Array(count);
-      for (let j = 0; j < count; j++) {
-        const v = raw[j];
-        if (v < -dim || v >= dim) throw new MinnowError('OUT_OF_RANGE', `gather: index ${v} at position ${j} is out of range for axis ${axis} of size ${dim}`);
-        rows[j] = v < 0 ? v + dim : v;
-      }
-      const bytes = new Uint8Array(ctx.memory.buffer);
-      const base = ctx.address(data);
+      const rowBytes = sizeOf(data.shape.slice(axis + 1)) * bytesPerElement(data.dtype);
       const outer = sizeOf(data.shape.slice(0, axis));
-      let dst = output.buffer.ptr;
-      for (let a = 0; a < outer; a++) {
-        for (let j = 0; j < count; j++) {
-          const src = base + (a * dim + rows[j]) * rowBytes;
-          bytes.copyWithin(dst, src, src + rowBytes);
-          dst += rowBytes;
-        }
+      const bad = exports.gatherRows(rowBytes, outer, dim, ctx.address(indices), count, ctx.address(data), output.buffer.ptr);
+      if (bad >= 0) {
+        const v = new Int32Array(ctx.memory.buffer, ctx.address(indices), count)[bad];
+        throw new MinnowError('OUT_OF_RANGE', `gather: index ${v} at position ${bad} is out of range for axis ${axis} of size ${dim}`);
       }
       return true;
     },

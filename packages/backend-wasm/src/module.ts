@@ -10,6 +10,7 @@ export interface KernelExports {
   dequantizeF32(desc: number, x: number, scale: number, zero: number, out: number): void;
   copyStrided(bytes: number, desc: number, x: number, out: number): void;
   castStrided(from: number, to: number, desc: number, x: number, out: number): void;
+  gatherRows(rowBytes: number, outer: number, dim: number, indices: number, count: number, data: number, out: number): number;
   gemmF32?(m: number, n: number, k: number, a: number, aRowStride: number, aColStride: number, b: number, bRowStride: number, bColStride: number, c: number, scratch: number): void;
   gemmF32ScratchBytes?(m: number, n: number, k: number): number;
   conv2dF32?(desc: number, x: number, w: number, out: number, scratch: number): void;
