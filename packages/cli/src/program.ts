@@ -5,6 +5,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerConvertCommand } from './commands/convert.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerQuantizeCommand } from './commands/quantize.js';
 import { consoleOutput, type Output } from './output.js';
 
 export const VERSION = '0.1.0';
@@ -23,6 +24,7 @@ export function buildProgram(output: Output = consoleOutput()): Command {
   registerInspectCommand(program, output);
   registerRunCommand(program, output);
   registerConvertCommand(program, output);
+  registerQuantizeCommand(program, output);
   return program;
 }
 

@@ -27,3 +27,15 @@ export {
   calibrateModule, calibrateOnnx, moduleTensorName, type BatchSource, type CalibrationRunOptions, type ModuleBatch, type ModuleCalibrationOptions,
   type OnnxCalibrationOptions,
 } from './quantize/calibrate.js';
+export {
+  DEFAULT_INT4_BLOCK, DEFAULT_OPS, quantizeOnnx, type ActivationType, type QuantizeMode, type QuantizeOnnxOptions, type QuantizeOnnxResult,
+  type SelectionOptions, type WeightGranularityOption,
+} from './quantize/onnx/index.js';
+export {
+  OutputMeter, QUANTIZABLE_OPS, layerSensitivity, onnxQuantizer, quantizableLayers, type EvaluationOptions, type FeedRecord, type LayerSensitivity,
+  type LayerSensitivityOptions, type OutputError, type QuantizableLayer, type QuantizeWith, type RankBy, type SensitivityResult,
+} from './quantize/sensitivity.js';
+export { budgetCheck, mixedPrecision, type ErrorBudget, type MixedPrecisionOptions, type MixedPrecisionResult, type MixedPrecisionStep } from './quantize/mixed-precision.js';
+export {
+  LAYER_TABLE_COLUMNS, describeQuantizedLayers, formatLayerTable, layerTable, layerTotals, sensitivityReport, type LayerTable, type LayerTotals,
+} from './quantize/report.js';

@@ -1,0 +1,5 @@
+// Post-training quantization of ONNX graphs: weight-only, dynamic and static (QDQ or QOperator),
+// BatchNorm folding, subgraphs included, with a per-layer report.
+export { quantizeOnnx, type QuantizeMode, type QuantizeOnnxOptions, type QuantizeOnnxResult } from './quantize-onnx.js';
+export { DEFAULT_INT4_BLOCK, DEFAULT_OPS, type SelectionOptions, type WeightGranularityOption } from './select.js';
+export type { ActivationType } from './activations.js';

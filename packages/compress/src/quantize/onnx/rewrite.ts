@@ -1,0 +1,63 @@
+import type { NodeProto } from '@minnow/onnx';
+import type { LayerPrecision, QuantScheme } from '../types.js';
+import type { ActivationQuantizer } from './activations.js';
+import { weightGranularity, type WeightLayout } from './layout.js';
+import type { GraphScope, NameSource } from './model-edit.js';
+import { floatWeightValues, type QuantizedWeight, type WeightStore } from './weights.js';
+
+/** What the per-node rewrites (QDQ, dynamic, QOperator) share while one graph is rewritten. */
+export interface RewriteContext {
+  readonly names: NameSource;
+  readonly weights: WeightStore;
+  /** Present for static quantization: calibrated activation ranges. */
+  readonly activations: ActivationQuantizer | undefined;
+  readonly scope: GraphScope;
+  /** Adds a node before the node being rewritten. */
+  emit(node: NodeProto): void;
+}
+
+/** How one node's weights are quantized. */
+export interface WeightChoice {
+  readonly precision: Exclude<LayerPrecision, 'float'>;
+  readonly perChannel: boolean;
+  /** Blocked along the reduction axis (int4 default 32; int8 only when asked). */
+  readonly blockSize: number | undefined;
+}
+
+/** What a rewrite did, for the report (the node's own name and op are added by the caller). */
+export interface RewriteResult {
+  readonly nodes: NodeProto[];
+  readonly weightBits: number;
+  readonly weightScale: { readonly min: number; readonly max: number };
+  readonly activationScale?: number;
+  /** Bytes of the quantized initialisers this node reads (shared ones counted at each reader). */
+  readonly bytesAfter: number;
+  /** Whatever was kept in float for a reason worth telling (a bias that overflows int32 ...). */
+  readonly note?: string;
+}
+
+export function weightScheme(layout: WeightLayout, choice: WeightChoice): QuantScheme {
+  return {
+    type: choice.precision,
+    symmetric: true,
+    granularity: weightGranularity(layout, choice.perChannel, choice.blockSize),
+  };
+}
+
+/** The weight as stored, quantized under the choice (the QDQ and weight-only forms). */
+export function quantizeStoredWeight(ctx: RewriteContext, layout: WeightLayout, choice: WeightChoice): QuantizedWeight {
+  const source = { name: layout.weight.name ?? '', tensor: layout.weight, owner: layout.owner, form: '', values: floatWeightValues(layout.weight), dims: layout.weight.dims };
+  return ctx.weights.quantize(source, weightScheme(layout, choice));
+}
+
+export function scaleRange(weight: QuantizedWeight): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of weight.params.scale) {
+    if (s < min) min = s;
+    if (s > max) max = s;
+  }
+  return { min, max };
+}
+
+export const bitsOf = (precision: Exclude<LayerPrecision, 'float'>): number => (precision === 'int4' ? 4 : 8);
