@@ -26,3 +26,4 @@ export { GraphBuilder, attr, tensorValueInfo, type BuildOptions, type ValueDim }
 export { exportModule, type ExportModuleOptions } from './export/index.js';
 export type { InferredValue, ShapeInference } from './exec/infer.js';
 export { summarizeModel, type ModelSummary } from './summary.js';
+export { fuseQuantized } from './exec/fuse/index.js';

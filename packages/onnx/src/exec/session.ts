@@ -5,6 +5,7 @@ import { dataTypeName } from '../ir/tensor.js';
 import { computeDType, naturalType } from './dtypes.js';
 import { GraphPlan, type SessionShared, type ValueObserver } from './graph.js';
 import { inferShapes, type ShapeInference } from './infer.js';
+import { fuseQuantized } from './fuse/index.js';
 import { normalizeDomain } from './registry.js';
 import { Value } from './value.js';
 
@@ -15,6 +16,12 @@ export interface SessionOptions {
   readonly constantFolding?: boolean;
   /** Called with every value a node produces, as the model runs (subgraphs included): see ValueObserver. */
   readonly observe?: ValueObserver;
+  /**
+   * Rewrite QDQ patterns (DequantizeLinear -> MatMul/Gemm/Conv -> QuantizeLinear) onto the integer
+   * kernels when the session is made (default true). The fused products' float intermediates then
+   * no longer reach `observe`: pass false to watch a QDQ model value by value.
+   */
+  readonly fuseQuantized?: boolean;
 }
 
 /** A declared graph input or output: name, ONNX element type, and dims (a number, a symbolic name, or undefined when unknown). */
@@ -52,7 +59,8 @@ export class OnnxSession {
   private readonly shared: SessionShared;
   private disposed = false;
 
-  private constructor(model: ModelProto, options: SessionOptions) {
+  private constructor(source: ModelProto, options: SessionOptions) {
+    const model = options.fuseQuantized ?? true ? fuseQuantized(source) : source;
     const graph = model.graph;
     if (graph === undefined) throw new MinnowError('INVALID_MODEL', 'onnx: the model has no graph');
     this.backend = options.backend ?? 'js';

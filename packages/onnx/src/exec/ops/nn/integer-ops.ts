@@ -1,19 +1,24 @@
 import {
-  add, cast, clamp, formatShape, matmul, matmulInteger, mul, div, reshape, round, sub, type Tensor,
+  add, cast, clamp, concat, contiguous, dequantize, div, formatShape, fromArray, full, matmul, matmulInteger, mul, pad, quantize, reshape, round, slice,
+  sub, Tensor,
 } from '@minnow/core';
 import { dataTypeName } from '../../../ir/tensor.js';
 import { DataType } from '../../../ir/types.js';
 import type { OperatorDefinition, OpContext } from '../../operator.js';
 import { Value } from '../../value.js';
 import { checkConvShapes } from './conv.js';
-import { convolve } from './convolve.js';
-import { kernelShapeAttr, windowGeometry } from './spatial.js';
+import { kernelShapeAttr, windowGeometry, type WindowGeometry } from './spatial.js';
 
 /**
  * The integer products: MatMulInteger and ConvInteger (int32 results), and QLinearMatMul and
  * QLinearConv, which requantize the int32 accumulators: round_half_even(acc * (sa * sb / sy)) + zy,
- * saturated. The multiplier is formed in the scales' float32 and applied in float64, as numpy does
- * in ONNX's reference (int32 times float32 is float64 there).
+ * saturated, with the multiplier rounded to float32 at each step as onnxruntime forms it.
+ *
+ * Every product runs on core's matmulInteger (int8/uint8 x int8/uint8 -> int32, zero points
+ * subtracted in the kernel); convolutions gather their patches first (im2col). Requantization is
+ * two passes of core's own quantization kernels: dequantize (int32 -> float32, acc times the
+ * multiplier, the bias entering as a negated zero point) and quantize with scale 1 (a division by
+ * 1 is exact), which rounds half to even, adds the zero point and saturates.
  */
 
 const QUANTIZED_INPUTS = new Set<number>([DataType.INT8, DataType.UINT8]);
@@ -66,70 +71,177 @@ export const MatMulInteger: OperatorDefinition = {
   },
 };
 
-/** A float scale input, size-1 ones as scalars. */
+/** A float scale input (float, float16 or bfloat16, computed in float32), size-1 ones as scalars. */
 function scaleInput(ctx: OpContext, i: number): Tensor {
   const s = ctx.tensor(i);
   if (s.dtype !== 'float32') throw ctx.error('UNSUPPORTED_DTYPE', `scale input ${i} is ${dataTypeName(ctx.input(i).elemType)}; float, float16 or bfloat16 expected`);
   return s.size === 1 ? reshape(s, []) : s;
 }
 
-/** round_half_even(acc * multiplier) + zero point, saturated to `type` (int8 or uint8), from a float64 accumulator. */
-function requantize(ctx: OpContext, acc: Tensor, multiplier: Tensor, zeroPoint: Tensor | undefined, type: number): Value {
-  if (type !== DataType.INT8 && type !== DataType.UINT8) throw ctx.error('UNSUPPORTED_DTYPE', `output type ${dataTypeName(type)} is not supported (int8 or uint8)`);
-  let y = mul(cast(acc, 'float64'), cast(multiplier, 'float64'));
-  if (zeroPoint !== undefined) y = add(y, cast(zeroPoint, 'float64'));
-  const [lo, hi] = type === DataType.INT8 ? [-128, 127] : [0, 255];
-  return Value.fromTensor(cast(clamp(round(y), lo, hi), type === DataType.INT8 ? 'int8' : 'uint8'), type);
+/** A scale input's values on the host (constants are read without touching the device). */
+function scaleValues(ctx: OpContext, i: number): number[] {
+  scaleInput(ctx, i);
+  return ctx.input(i).numbers();
 }
 
-/** The output's quantized type: y_zero_point's, else (ONNX's reference) input 0's. */
-const outputType = (ctx: OpContext, yZero: number): number => (ctx.has(yZero) ? ctx.input(yZero) : ctx.input(0)).elemType;
+const QUANTIZED_OUTPUT: Partial<Record<number, 'int8' | 'uint8'>> = { [DataType.INT8]: 'int8', [DataType.UINT8]: 'uint8' };
+
+/** The output's quantized type, ONNX's and core's: y_zero_point's, else (ONNX's reference) input 0's. */
+function outputType(ctx: OpContext, yZero: number): { elemType: number; dtype: 'int8' | 'uint8' } {
+  const elemType = (ctx.has(yZero) ? ctx.input(yZero) : ctx.input(0)).elemType;
+  const dtype = QUANTIZED_OUTPUT[elemType];
+  if (dtype === undefined) throw ctx.error('UNSUPPORTED_DTYPE', `output type ${dataTypeName(elemType)} is not supported (int8 or uint8)`);
+  return { elemType, dtype };
+}
+
+/** f32(f32(xs * ws[c]) / ys) for each of `channels` (ws one value, or one per channel): onnxruntime's multiplier. */
+function multipliers(xs: number, ws: readonly number[], ys: number, channels: number): Float32Array {
+  return Float32Array.from({ length: channels }, (_, c) => Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : c]) / ys));
+}
+
+/**
+ * saturate(round_half_even((acc + bias) * multiplier) + zeroPoint) into `type`, multiplier and
+ * bias per tensor (one value) or per index along `axis` of acc. The bias (int32) enters
+ * dequantize as a negated zero point: the kernel subtracts it exactly (in float64), and the
+ * product is rounded once to float32, as onnxruntime rounds acc * multiplier.
+ */
+function requantize(acc: Tensor, multiplier: Float32Array, axis: number, bias: Int32Array | undefined, zeroPoint: Tensor | undefined, type: 'int8' | 'uint8'): Tensor {
+  const backend = acc.backend.name;
+  let y: Tensor;
+  if (multiplier.length === 1 && bias === undefined) {
+    y = dequantize(acc, fromArray(multiplier, [], { backend }), undefined);
+  } else if (axis === acc.rank - 1 && bias === undefined) {
+    // Per column: the kernels' per-axis runs would be one element long. float32(acc) (exact below
+    // 2^24, rounded as onnxruntime rounds it above) times the broadcast row of multipliers instead.
+    y = mul(dequantize(acc, full([], 1, { backend }), undefined), fromArray(multiplier, [multiplier.length], { backend }));
+  } else {
+    const channels = acc.shape[axis];
+    const scale = multiplier.length === 1 ? new Float32Array(channels).fill(multiplier[0]) : multiplier;
+    const negated = Int32Array.from({ length: channels }, (_, c) => (bias === undefined ? 0 : -bias[c]));
+    y = dequantize(acc, fromArray(scale, [channels], { backend }), fromArray(negated, [channels], { backend }), { axis });
+  }
+  return quantize(y, full([], 1, { backend }), zeroPoint, type);
+}
+
+/**
+ * The requantization in float64, for the scale forms core's per-axis kernels do not take (a per
+ * row, [..., M, 1] or [..., 1, N] scales): the multiplier is still formed in float32.
+ */
+function requantizeBroadcast(acc: Tensor, multiplier: Tensor, zeroPoint: Tensor | undefined, type: 'int8' | 'uint8'): Tensor {
+  let y = mul(cast(acc, 'float64'), cast(multiplier, 'float64'));
+  if (zeroPoint !== undefined) y = add(y, cast(zeroPoint, 'float64'));
+  const [lo, hi] = type === 'int8' ? [-128, 127] : [0, 255];
+  return cast(clamp(round(y), lo, hi), type);
+}
 
 export const QLinearMatMul: OperatorDefinition = {
   sinceVersion: 10,
   run: (ctx) => {
     const a = quantizedInput(ctx, 0);
     const b = quantizedInput(ctx, 3);
+    const type = outputType(ctx, 7);
+    const yZero = zeroPointInput(ctx, 7, 7);
     const acc = integerProduct(ctx, a, b, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 5, 3));
     const aScale = scaleInput(ctx, 1);
     const bScale = scaleInput(ctx, 4);
     const yScale = scaleInput(ctx, 6);
+    const n = acc.rank === 0 ? 1 : acc.shape[acc.rank - 1];
+    // The usual forms (a and y per tensor, b per tensor or per column [N]) requantize on the quantization kernels.
+    if (aScale.rank === 0 && yScale.rank === 0 && (bScale.rank === 0 || (bScale.rank === 1 && bScale.shape[0] === n && acc.rank >= 1))) {
+      const m = multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], bScale.size);
+      return [Value.fromTensor(requantize(acc, m, acc.rank - 1, undefined, yZero, type.dtype), type.elemType)];
+    }
     // a's scale may be per row ([M], or [..., M, 1]), b's and y's per column ([N], or [..., 1, N]).
     const perRow = aScale.rank === 1 && a.rank >= 2 ? reshape(aScale, [aScale.shape[0], 1]) : aScale;
     const multiplier = div(mul(perRow, bScale), yScale);
-    return [requantize(ctx, acc, multiplier, zeroPointInput(ctx, 7, 7), outputType(ctx, 7))];
+    return [Value.fromTensor(requantizeBroadcast(acc, multiplier, yZero, type.dtype), type.elemType)];
   },
 };
 
-/**
- * The convolution of (x - xZero) with (w - wZero), exact, in float64: the zero points come off
- * first (so the padding, zeros after that, reads as the zero point, as ONNX's reference pads),
- * and every operand is then an integer of magnitude <= 255, each product below 2^16, and a sum
- * of fewer than 2^37 of them stays below 2^53, where float64 holds every integer: each partial
- * sum is exact whatever order the kernel adds in, and so is the result.
- */
-function integerConvolution(ctx: OpContext, x: Tensor, w: Tensor, xZero: Tensor | undefined, wZero: Tensor | undefined, bias?: Tensor): Tensor {
+/** A convolution's layout, checked: groups, geometry (pads, strides, dilations, output dims). */
+interface ConvPlan {
+  readonly groups: number;
+  readonly geometry: WindowGeometry;
+}
+
+function planConv(ctx: OpContext, x: Tensor, w: Tensor): ConvPlan {
   const groups = checkConvShapes(ctx, x.shape, w.shape);
   const kernel = kernelShapeAttr(ctx, x.rank - 2, w.shape.slice(2));
-  const geometry = windowGeometry(ctx, x.shape.slice(2), kernel);
-  let xs = cast(x, 'float64');
-  if (xZero !== undefined) {
-    if (xZero.rank !== 0) throw ctx.error('SHAPE_MISMATCH', `x_zero_point ${formatShape(xZero.shape)} must be a scalar (per tensor)`);
-    xs = sub(xs, cast(xZero, 'float64'));
+  return { groups, geometry: windowGeometry(ctx, x.shape.slice(2), kernel) };
+}
+
+const product = (dims: readonly number[]): number => dims.reduce((p, d) => p * d, 1);
+
+/**
+ * The patches of x [N, C, ...spatial] as the columns of one matrix per image, [N, C * prod(kernel), P],
+ * rows ordered (c, kernel taps row-major) as the weight [M, C/groups * prod(kernel)] is. x is padded
+ * first with its zero point (padding reads as zero after the zero point comes off, as ONNX pads).
+ *
+ * With one stride s for every spatial dim, the patches are a single strided view of the padded
+ * input: output position p over the padded plane's full rows ("full width": p = o1 * R1 + ... with
+ * R the padded row strides) sits at p * s, so a tap's values for every p are one run with stride s
+ * and the gather is one strided copy of rank 2 + dims (the wasm copy kernel takes 4 dims: 2-D
+ * convolution). Positions whose inner indices pass the output's extent are computed and dropped;
+ * `valid` maps the product [N, M, P] onto [N, M, ...output]. Unequal strides gather exact positions.
+ */
+function im2col(x: Tensor, g: WindowGeometry, zeroPoint: number): { columns: Tensor; valid: (y: Tensor) => Tensor } {
+  const dims = g.kernel.length;
+  const [n, c] = x.shape;
+  const pairs: [number, number][] = [[0, 0], [0, 0], ...Array.from({ length: dims }, (_, i) => [g.pads[i], g.pads[dims + i]] as [number, number])];
+  const padded = contiguous(pairs.some(([b, e]) => b !== 0 || e !== 0) ? pad(x, pairs, zeroPoint) : x);
+  const extents = padded.shape.slice(2);
+  const rowStrides = extents.map((_, i) => product(extents.slice(i + 1)));
+  const plane = product(extents);
+  const taps = g.kernel.map((_, i) => g.dilations[i] * rowStrides[i]);
+  const rows = c * product(g.kernel);
+  const view = (shape: number[], strides: number[]): Tensor => new Tensor(padded.storage, shape, strides, padded.offset);
+  if (g.strides.every((s) => s === g.strides[0])) {
+    const s = g.strides[0];
+    const positions = g.output.reduce((p, o, i) => p + (o - 1) * rowStrides[i], 0) + 1;
+    const gathered = contiguous(view([n * c, ...g.kernel, positions], [plane, ...taps, s]));
+    const columns = reshape(gathered, [n, rows, positions]);
+    const valid = (y: Tensor): Tensor => {
+      const strides = [y.shape[1] * positions, positions, ...rowStrides];
+      return new Tensor(y.storage, [y.shape[0], y.shape[1], ...g.output], strides, y.offset);
+    };
+    return { columns, valid };
   }
-  let ws = cast(w, 'float64');
-  if (wZero !== undefined) {
-    if (wZero.rank !== 0 && !(wZero.rank === 1 && wZero.shape[0] === w.shape[0])) {
-      throw ctx.error('SHAPE_MISMATCH', `w_zero_point ${formatShape(wZero.shape)} must be a scalar or have one value per output channel (${w.shape[0]})`);
-    }
-    ws = sub(ws, cast(wZero.rank === 0 ? wZero : reshape(wZero, [w.shape[0], ...w.shape.slice(1).map(() => 1)]), 'float64'));
+  const positions = product(g.output);
+  const gathered = contiguous(view([n, c, ...g.kernel, ...g.output], [c * plane, plane, ...taps, ...g.strides.map((s, i) => s * rowStrides[i])]));
+  return { columns: reshape(gathered, [n, rows, positions]), valid: (y) => reshape(y, [y.shape[0], y.shape[1], ...g.output]) };
+}
+
+/**
+ * The convolution of (x - xZero) with (w - wZero) as int32 [N, M, P] over im2col's positions, by
+ * core's matmulInteger: the weight as [groups, M/groups, C/groups * prod(kernel)] against the
+ * columns [N, groups, ..., P]. Per-channel weight zero points that differ between groups take one
+ * product per group.
+ */
+function integerConvolution(ctx: OpContext, x: Tensor, w: Tensor, xZero: Tensor | undefined, wZero: Tensor | undefined, plan: ConvPlan): { acc: Tensor; valid: (y: Tensor) => Tensor } {
+  const { groups, geometry } = plan;
+  if (xZero !== undefined && xZero.rank !== 0) throw ctx.error('SHAPE_MISMATCH', `x_zero_point ${formatShape(xZero.shape)} must be a scalar (per tensor)`);
+  const m = w.shape[0];
+  if (wZero !== undefined && wZero.rank !== 0 && !(wZero.rank === 1 && wZero.shape[0] === m)) {
+    throw ctx.error('SHAPE_MISMATCH', `w_zero_point ${formatShape(wZero.shape)} must be a scalar or have one value per output channel (${m})`);
   }
-  let y = convolve(ctx, xs, ws, { ...geometry, groups });
-  if (bias !== undefined) {
-    if (bias.size !== w.shape[0]) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(bias.shape)} must have one value per output channel (${w.shape[0]})`);
-    y = add(y, reshape(cast(bias, 'float64'), [1, w.shape[0], ...w.shape.slice(2).map(() => 1)]));
+  const xz = xZero === undefined ? 0 : ctx.input(2).numbers()[0];
+  const { columns, valid } = im2col(x, geometry, xz);
+  const [n, rows, positions] = columns.shape;
+  const depth = rows / groups;
+  const weights = reshape(contiguous(w), [groups, m / groups, depth]);
+  const grouped = reshape(columns, [n, groups, depth, positions]);
+  let acc: Tensor;
+  if (groups === 1 || wZero === undefined || wZero.rank === 0) {
+    acc = matmulInteger(weights, grouped, wZero, xZero);
+  } else {
+    const per = m / groups;
+    const parts = Array.from({ length: groups }, (_, i) => matmulInteger(
+      reshape(slice(weights, [i, 0, 0], [i + 1, per, depth]), [per, depth]),
+      reshape(slice(grouped, [0, i, 0, 0], [n, i + 1, depth, positions]), [n, depth, positions]),
+      slice(wZero, [i * per], [(i + 1) * per]), xZero));
+    acc = concat(parts, 1);
   }
-  return y;
+  return { acc: reshape(acc, [n, m, positions]), valid };
 }
 
 export const ConvInteger: OperatorDefinition = {
@@ -137,8 +249,8 @@ export const ConvInteger: OperatorDefinition = {
   run: (ctx) => {
     const x = quantizedInput(ctx, 0);
     const w = quantizedInput(ctx, 1);
-    const y = integerConvolution(ctx, x, w, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 3, 1));
-    return [Value.fromTensor(cast(y, 'int32'), DataType.INT32)];
+    const { acc, valid } = integerConvolution(ctx, x, w, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 3, 1), planConv(ctx, x, w));
+    return [Value.fromTensor(contiguous(valid(acc)), DataType.INT32)];
   },
 };
 
@@ -147,21 +259,25 @@ export const QLinearConv: OperatorDefinition = {
   run: (ctx) => {
     const x = quantizedInput(ctx, 0);
     const w = quantizedInput(ctx, 3);
-    let bias: Tensor | undefined;
-    if (ctx.has(8)) {
-      if (ctx.input(8).elemType !== DataType.INT32) throw ctx.error('UNSUPPORTED_DTYPE', `bias is ${dataTypeName(ctx.input(8).elemType)}, int32 expected`);
-      bias = ctx.tensor(8);
-    }
-    const acc = integerConvolution(ctx, x, w, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 5, 3), bias);
+    const m = w.shape[0];
+    const type = outputType(ctx, 7);
     const xScale = scaleInput(ctx, 1);
     const wScale = scaleInput(ctx, 4);
     const yScale = scaleInput(ctx, 6);
     if (xScale.rank !== 0 || yScale.rank !== 0) throw ctx.error('SHAPE_MISMATCH', 'x_scale and y_scale must be scalars (per tensor)');
-    if (wScale.rank !== 0 && !(wScale.rank === 1 && wScale.shape[0] === w.shape[0])) {
-      throw ctx.error('SHAPE_MISMATCH', `w_scale ${formatShape(wScale.shape)} must be a scalar or have one value per output channel (${w.shape[0]})`);
+    if (wScale.rank !== 0 && !(wScale.rank === 1 && wScale.shape[0] === m)) {
+      throw ctx.error('SHAPE_MISMATCH', `w_scale ${formatShape(wScale.shape)} must be a scalar or have one value per output channel (${m})`);
     }
-    const perChannel = wScale.rank === 0 ? wScale : reshape(wScale, [1, w.shape[0], ...w.shape.slice(2).map(() => 1)]);
-    const multiplier = div(mul(xScale, perChannel), yScale);
-    return [requantize(ctx, acc, multiplier, zeroPointInput(ctx, 7, 7), outputType(ctx, 7))];
+    let bias: Int32Array | undefined;
+    if (ctx.has(8)) {
+      if (ctx.input(8).elemType !== DataType.INT32) throw ctx.error('UNSUPPORTED_DTYPE', `bias is ${dataTypeName(ctx.input(8).elemType)}, int32 expected`);
+      if (ctx.input(8).size !== m) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(ctx.input(8).shape)} must have one value per output channel (${m})`);
+      bias = Int32Array.from(ctx.input(8).numbers());
+    }
+    const plan = planConv(ctx, x, w);
+    const { acc, valid } = integerConvolution(ctx, x, w, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 5, 3), plan);
+    const multiplier = multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], wScale.size);
+    const y = requantize(acc, multiplier, 1, bias, zeroPointInput(ctx, 7, 7), type.dtype);
+    return [Value.fromTensor(contiguous(valid(y)), type.elemType)];
   },
 };
