@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   ops: () => import('./ops.js'),
   kd: () => import('./kd.js'),
   onnx: () => import('./onnx.js'),
+  quant: () => import('./quant.js'),
 };
 
 async function main(): Promise<number> {

@@ -39,3 +39,7 @@ export { budgetCheck, mixedPrecision, type ErrorBudget, type MixedPrecisionOptio
 export {
   LAYER_TABLE_COLUMNS, describeQuantizedLayers, formatLayerTable, layerTable, layerTotals, sensitivityReport, type LayerTable, type LayerTotals,
 } from './quantize/report.js';
+export {
+  QatLayer, QuantizedConv2d, QuantizedLayer, QuantizedLinear, convertQat, prepareQat, quantizeModule, type ActivationMode, type ModuleQuantizationOptions,
+  type QatLayerOptions, type QatOptions, type QuantizedModuleResult, type WeightQuantization,
+} from './quantize/nn/index.js';

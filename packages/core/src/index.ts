@@ -40,6 +40,7 @@ export {
   silu, softmax, softplus, square, variance,
 } from './ops/math.js';
 export { quantizedRange, roundHalfToEven } from './numeric.js';
+export { broadcastParameter, fakeQuantize, type FakeQuantizeOptions } from './ops/fake-quantize.js';
 export { isGradEnabled, noGrad, type SavePolicy, type SaveSpec } from './autograd/graph.js';
 export { GRADIENTS, type GradientContext, type GradientRule } from './autograd/gradients.js';
 // Installs Tensor.backward() (it needs the ops, which need Tensor).
