@@ -169,3 +169,25 @@ describe('observing values as the model runs', () => {
     session.dispose();
   });
 });
+
+describe('per-node memos', () => {
+  it('a reflect Pad uploads its index table once, reuses it on every run, and frees it with the session', () => {
+    const pads = makeTensor('pads', DataType.INT64, [4], new Uint8Array(BigInt64Array.of(0n, 2n, 0n, 2n).buffer));
+    const m = model(graph({
+      node: [node('Pad', ['x', 'pads'], ['y'], [{ name: 'mode', type: AttributeType.STRING, s: new TextEncoder().encode('reflect'), floats: [], ints: [], strings: [], tensors: [], graphs: [], sparseTensors: [], typeProtos: [] }])],
+      initializer: [pads], input: [valueInfo('x', DataType.FLOAT, [1, 4])], output: [valueInfo('y')],
+    }));
+    const before = liveTensors();
+    const session = OnnxSession.create(m);
+    const x = tensor([[1, 2, 3, 4]]);
+    const first = session.run({ x }).y;
+    expect(first.arraySync()).toEqual([[3, 2, 1, 2, 3, 4, 3, 2]]);
+    first.dispose();
+    const afterFirst = liveTensors();
+    for (let i = 0; i < 5; i++) session.run({ x }).y.dispose();
+    expect(liveTensors()).toBe(afterFirst);
+    x.dispose();
+    session.dispose();
+    expect(liveTensors()).toBe(before);
+  });
+});

@@ -1,4 +1,4 @@
-import { MinnowError, type MinnowErrorCode, type Tensor } from '@minnow/core';
+import { MinnowError, keep, type MinnowErrorCode, type Tensor } from '@minnow/core';
 import type { GraphProto, NodeProto } from '../ir/types.js';
 import type { Attributes } from './attributes.js';
 import type { OpContext } from './operator.js';
@@ -14,7 +14,19 @@ export class NodeContext implements OpContext {
     readonly attrs: Attributes,
     private readonly inputs: readonly (Value | undefined)[],
     private readonly subgraphRunner: (graph: GraphProto, inputs: readonly Value[]) => Value[],
+    private readonly memos: Map<string, Tensor>,
   ) {}
+
+  memo(key: string, make: () => Tensor): Tensor {
+    const at = `${this.backend}|${key}`;
+    let t = this.memos.get(at);
+    if (t === undefined) {
+      // Kept out of the step's scope: the plan owns it until the session is disposed.
+      t = keep(make());
+      this.memos.set(at, t);
+    }
+    return t;
+  }
 
   get inputCount(): number {
     return this.inputs.length;

@@ -40,6 +40,8 @@ interface Step {
   readonly implicit: readonly string[];
   /** Values whose last reader is this step: released after it runs. */
   release: string[];
+  /** Tensors the op made once for this node (OpContext.memo). */
+  readonly memos: Map<string, Tensor>;
 }
 
 const describeNode = (node: NodeProto, index: number): string =>
@@ -166,7 +168,7 @@ export class GraphPlan {
     }
     for (const o of node.output) if (o !== '') visible.add(o);
     const implicit = [...new Set(subgraphsOf(node).flatMap((g) => [...freeNames(g)]))];
-    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [] };
+    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [], memos: new Map() };
   }
 
   /** Evaluates, once, every node that reads only constants (initialisers and earlier folded nodes). */
@@ -300,7 +302,7 @@ export class GraphPlan {
       }
       return plan.run(new Map(plan.inputNames.map((n, i) => [n, values[i]])), lookup);
     };
-    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, runSubgraph);
+    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, runSubgraph, step.memos);
     let outputs: (Value | undefined)[] = [];
     scope(() => {
       const results = step.def.run(ctx);
@@ -334,6 +336,10 @@ export class GraphPlan {
   }
 
   dispose(): void {
+    for (const step of this.steps) {
+      for (const t of step.memos.values()) t.dispose();
+      step.memos.clear();
+    }
     for (const v of this.constants.values()) v.dispose();
     this.constants.clear();
   }

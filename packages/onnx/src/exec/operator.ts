@@ -31,6 +31,11 @@ export interface OpContext {
   optionalInts(i: number): number[] | undefined;
   /** A scalar (or one-element) input as a number. */
   scalar(i: number): number;
+  /**
+   * A tensor this node makes once and reuses on every run (an index table, a prepared weight),
+   * freed with the session. `key` must name everything the tensor depends on besides the node.
+   */
+  memo(key: string, make: () => Tensor): Tensor;
   /** Runs `graph` (an attribute of this node) with `inputs` bound to its inputs, the enclosing scopes visible. */
   runGraph(graph: GraphProto, inputs: readonly Value[]): Value[];
   /** A MinnowError that names this node. */

@@ -20,7 +20,7 @@ export interface Movable {
   /** Broadcast to `shape` (numpy rules, already checked). */
   expand(shape: readonly number[]): Movable;
   /** Takes `indices` (in range, non-negative) along `axis`: ONNX Gather's shape. */
-  gather(indices: Int32Array, indexShape: readonly number[], axis: number): Movable;
+  gather(indices: Int32Array, indexShape: readonly number[], axis: number, prepared?: Tensor): Movable;
   /** Constant padding with non-negative [before, after] pairs. */
   pad(pads: readonly (readonly [number, number])[], value: number): Movable;
   /** The result as a value of ONNX type `elemType`. */
@@ -118,8 +118,9 @@ class DeviceMovable implements Movable {
     return new DeviceMovable(expand(this.tensor, shape));
   }
 
-  gather(indices: Int32Array, indexShape: readonly number[], axis: number): Movable {
-    const table = fromArray(indices, indexShape, { dtype: 'int32', backend: this.tensor.backend.name });
+  /** `prepared`: the indices already on the device (a memoised table), used instead of uploading them. */
+  gather(indices: Int32Array, indexShape: readonly number[], axis: number, prepared?: Tensor): Movable {
+    const table = prepared ?? fromArray(indices, indexShape, { dtype: 'int32', backend: this.tensor.backend.name });
     return new DeviceMovable(gather(this.tensor, table, axis));
   }
 

@@ -1,4 +1,4 @@
-import { formatShape } from '@minnow/core';
+import { formatShape, fromArray } from '@minnow/core';
 import type { OpContext, OperatorTable } from '../../operator.js';
 import { axesOf } from './common.js';
 import { movable } from './movable.js';
@@ -73,8 +73,15 @@ function padOp(ctx: OpContext) {
     if (before === 0 && after === 0) return;
     const dim = moved.shape[axis];
     if (dim === 0) throw ctx.error('INVALID_SHAPE', `cannot ${mode}-pad axis ${axis} of ${formatShape(moved.shape)}: it is empty`);
-    const table = Int32Array.from({ length: before + dim + after }, (_, o) => sourceIndex(mode, o - before, dim));
-    moved = moved.gather(table, [table.length], axis);
+    const length = before + dim + after;
+    const makeTable = (): Int32Array => Int32Array.from({ length }, (_, o) => sourceIndex(mode, o - before, dim));
+    if (!x.isOnDevice) {
+      moved = moved.gather(makeTable(), [length], axis);
+      return;
+    }
+    // On the device the table is made and uploaded once per node and shape, not on every run.
+    const table = ctx.memo(`pad-table:${mode}:${before}:${dim}:${after}`, () => fromArray(makeTable(), [length], { dtype: 'int32', backend: ctx.backend }));
+    moved = moved.gather(new Int32Array(0), [length], axis, table);
   });
   return [moved.output(x.elemType)];
 }
