@@ -26,6 +26,8 @@
 // faster for 9-bit operands on x64 (relaxed_dot_i8x16_i7x16 lowers to pmaddubsw + pmaddwd, needs
 // a 7-bit operand, and V8 11.3's Liftoff computes it wrongly).
 
+import { gemmI8Thin, gemmI8ThinScratchBytes, I8_THIN_ROWS } from './gemm_i8_thin';
+
 const MR: i32 = 4;
 const NR: i32 = 8;
 const B_SLAB_BYTES: i32 = 2 << 20;
@@ -57,7 +59,8 @@ function blockRows(m: i32, kp: i32): i32 {
 export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kp = (max(k, 0) + 1) >> 1;
-  return kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp) + roundUpTo(n, NR) * 8 + EPI_BYTES + TILE_BYTES;
+  const thin = m <= I8_THIN_ROWS ? gemmI8ThinScratchBytes(m, k) : 0;
+  return max(thin, kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp) + roundUpTo(n, NR) * 8 + EPI_BYTES + TILE_BYTES);
 }
 
 // ---- packing ------------------------------------------------------------------------------
@@ -453,6 +456,10 @@ export function gemmI8(
   b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
   c: usize, scratch: usize,
 ): void {
+  if (m <= 0 || n <= 0) return;
+  // A few rows of A: B is read in place, unpacked (gemm_i8_thin.ts).
+  if (gemmI8Thin(m, n, max(k, 0), a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, c, scratch)) return;
   gemmDriver(MODE_I32, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
     b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, 0, false, 0, false, 0, 1, 0, false, c, scratch);
 }

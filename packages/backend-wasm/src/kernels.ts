@@ -205,12 +205,17 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       const za = zeroPointsBlock(ctx, aZero);
       const zb = zeroPointsBlock(ctx, bZero);
       const gemm = exports.gemmI8;
+      // As for matmul: strides of size-1 dims made contiguous, so the kernel's layout tests see through them.
+      const ac = k === 1 ? 1 : a.strides[r - 1];
+      const ar = m === 1 ? k * ac : a.strides[r - 2];
+      const bc = n === 1 ? 1 : b.strides[r - 1];
+      const br = k === 1 ? n * bc : b.strides[r - 2];
       try {
         forEachMatrix(a, b, m * n * 4, (pa, pb, out) => {
           gemm(
             m, n, k,
-            pa, a.strides[r - 2], a.strides[r - 1], a.dtype === 'int8' ? 1 : 0, za, sizeOf(aZero.shape) > 1 ? 1 : 0,
-            pb, b.strides[r - 2], b.strides[r - 1], b.dtype === 'int8' ? 1 : 0, zb, sizeOf(bZero.shape) > 1 ? 1 : 0,
+            pa, ar, ac, a.dtype === 'int8' ? 1 : 0, za, sizeOf(aZero.shape) > 1 ? 1 : 0,
+            pb, br, bc, b.dtype === 'int8' ? 1 : 0, zb, sizeOf(bZero.shape) > 1 ? 1 : 0,
             output.buffer.ptr + out, scratch,
           );
         }, ctx);
