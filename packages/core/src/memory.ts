@@ -11,12 +11,14 @@ export interface Disposable {
 }
 
 const live = new Set<Disposable>();
-const scopes: Set<Disposable>[] = [];
+// Each open scope's tensors, in creation order. Arrays, not Sets: a scope opens for every op the
+// ONNX executor runs, and most hold a handful of tensors, so allocation matters more than lookup.
+const scopes: Disposable[][] = [];
 
 /** Called by Tensor's constructor: the tensor is alive and belongs to the innermost scope. */
 export function trackTensor(t: Disposable): void {
   live.add(t);
-  scopes[scopes.length - 1]?.add(t);
+  scopes[scopes.length - 1]?.push(t);
 }
 
 /** Called by Tensor.dispose(). */
@@ -35,7 +37,7 @@ export function liveTensors(): number {
  * escape the scope, so it is refused.
  */
 export function scope<T>(fn: () => T): T {
-  const own = new Set<Disposable>();
+  const own: Disposable[] = [];
   scopes.push(own);
   let result: T;
   try {
@@ -54,7 +56,7 @@ export function scope<T>(fn: () => T): T {
   collectDisposables(result, kept, 0);
   const parent = scopes[scopes.length - 1];
   for (const t of own) {
-    if (kept.has(t) || keptForever.has(t)) parent?.add(t);
+    if (kept.has(t) || keptForever.has(t)) parent?.push(t);
     else if (!t.isDisposed) t.dispose();
   }
   return result;
@@ -65,7 +67,10 @@ const keptForever = new WeakSet<Disposable>();
 /** Exempts a tensor from every enclosing scope; the caller disposes it. */
 export function keep<T extends Disposable>(t: T): T {
   keptForever.add(t);
-  for (const s of scopes) s.delete(t);
+  for (const s of scopes) {
+    const at = s.indexOf(t);
+    if (at >= 0) s.splice(at, 1);
+  }
   return t;
 }
 
