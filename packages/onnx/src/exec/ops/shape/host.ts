@@ -1,4 +1,4 @@
-import { MinnowError } from '@minnow/core';
+import { MinnowError, sizeOf as sizeOfShape } from '@minnow/core';
 import { DataType } from '../../../ir/types.js';
 import { dataTypeName } from '../../../ir/tensor.js';
 import type { HostData } from '../../value.js';
@@ -9,18 +9,7 @@ import type { HostData } from '../../value.js';
  * share between host and device: a row-major layout, and strided walks over it.
  */
 
-export const sizeOfShape = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
-
-/** Row-major strides, in elements. */
-export function rowMajorStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let step = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    strides[d] = step;
-    step *= shape[d];
-  }
-  return strides;
-}
+export { sizeOf as sizeOfShape, contiguousStrides as rowMajorStrides } from '@minnow/core';
 
 /** The flat positions a strided view (shape, strides and offset in elements) reads, in row-major order of `shape`. */
 export function stridedPositions(shape: readonly number[], strides: readonly number[], offset: number): Int32Array {
