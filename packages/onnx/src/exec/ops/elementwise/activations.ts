@@ -1,9 +1,10 @@
 import {
-  abs, add, broadcastShapes, div, exp, formatShape, gelu, less, maximum, minimum, mul, neg, reshape, shapesEqual, sigmoid, sub, tanh, where,
+  abs, add, broadcastShapes, div, exp, formatShape, gelu, less, maximum, minimum, mul, neg, reciprocal, reshape, shapesEqual, sub, tanh, where,
   type Tensor,
 } from '@minnow/core';
 import type { OpContext, OperatorTable } from '../../operator.js';
 import type { Value } from '../../value.js';
+import { scalarConstant } from '../../constants.js';
 import { FLOAT_TYPES, NUMERIC_TYPES, expectType, expm1, log1p, output, typeName, unsupportedAttribute, viaFloat } from './common.js';
 
 /** The activation operators, with the ONNX spec's attribute defaults. */
@@ -46,12 +47,14 @@ export const activationOperators: OperatorTable = {
   Relu: {
     run: (ctx) => {
       const type = expectType(ctx, 0, ctx.opset >= 14 ? NUMERIC_TYPES : FLOAT_TYPES);
-      return [output(ctx, maximum(ctx.tensor(0), 0), type)];
+      const x = ctx.tensor(0);
+      return [output(ctx, maximum(x, scalarConstant(ctx, 0, x.dtype)), type)];
     },
   },
   LeakyRelu: activation((x, ctx) => where(less(x, 0), mul(x, ctx.attrs.float('alpha', 0.01)), x)),
   PRelu: { run: (ctx) => [prelu(ctx)] },
-  Sigmoid: activation((x) => sigmoid(x)),
+  // sigmoid from core, with its 1 made once per node (see scalarConstant).
+  Sigmoid: activation((x, ctx) => reciprocal(add(exp(neg(x)), scalarConstant(ctx, 1, x.dtype)))),
   HardSigmoid: activation((x, ctx) => hardSigmoid(x, ctx.attrs.float('alpha', 0.2), ctx.attrs.float('beta', 0.5))),
   HardSwish: activation((x) => mul(x, hardSigmoid(x, 1 / 6, 0.5)), 14),
   Tanh: activation((x) => tanh(x)),
