@@ -41,7 +41,7 @@ describe.each(WASM_BUILDS)('wasm %s build: thin matmulInteger', (build) => {
       fc.property(
         fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 300 }),
         fc.constantFrom<IntType>('int8', 'uint8'), fc.constantFrom<IntType>('int8', 'uint8'), fc.boolean(), fc.boolean(),
-        layoutArb, layoutArb, fc.constantFrom([], [2]), fc.integer(),
+        layoutArb, layoutArb, fc.constantFrom<number[]>([], [2]), fc.integer(),
         (mm, n, k, aType, bType, perRow, perCol, aLayout, bLayout, batch, seed) =>
           check(mm, n, k, aType, bType, perRow, perCol, aLayout, bLayout, batch, seed),
       ),
