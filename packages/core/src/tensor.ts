@@ -84,8 +84,9 @@ export class Tensor {
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
     this.buffer = storage;
     this.dtype = storage.dtype;
-    this.shape = Object.freeze([...shape]);
-    this.layout = { strides: Object.freeze(strides ? [...strides] : contiguousStrides(shape)), offset };
+    // A frozen array cannot change under us, so it is shared rather than copied (views pass their source's shape).
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
+    this.layout = { strides: strides === undefined ? Object.freeze(contiguousStrides(shape)) : Object.isFrozen(strides) ? strides : Object.freeze([...strides]), offset };
     storage.retain();
     trackTensor(this);
   }
