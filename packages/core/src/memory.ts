@@ -52,11 +52,13 @@ export function scope<T>(fn: () => T): T {
     for (const t of own) if (!t.isDisposed) t.dispose();
     throw new MinnowError('ASYNC_IN_SCOPE', 'scope(fn): fn returned a Promise; scopes are synchronous (await outside, or dispose tensors yourself)');
   }
-  const kept = new Set<Disposable>();
+  const kept: Disposable[] = [];
   collectDisposables(result, kept, 0);
+  // Most scopes return one or two tensors: a linear search beats building a Set; many go in a Set.
+  const keptSet = kept.length > 16 ? new Set(kept) : undefined;
   const parent = scopes[scopes.length - 1];
   for (const t of own) {
-    if (kept.has(t) || keptForever.has(t)) parent?.push(t);
+    if ((keptSet ? keptSet.has(t) : kept.includes(t)) || keptForever.has(t)) parent?.push(t);
     else if (!t.isDisposed) t.dispose();
   }
   return result;
@@ -74,10 +76,10 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
-function collectDisposables(value: unknown, into: Set<Disposable>, depth: number): void {
+function collectDisposables(value: unknown, into: Disposable[], depth: number): void {
   if (depth > 8 || value === null || typeof value !== 'object') return;
   if (isDisposable(value)) {
-    into.add(value);
+    into.push(value);
     return;
   }
   if (Array.isArray(value)) {
