@@ -3,10 +3,9 @@ import {
   Adam, BatchNorm2d, Conv2d, CosineAnnealingLR, DataLoader, Flatten, Linear, Module, ReLU, Sequential, subset, type Dataset,
 } from '@minnow/nn';
 import { loadFashionMnist } from '@minnow/nn/node';
-import { distill, evaluate, train, type AnyOptimizer, type Progress } from '@minnow/compress';
 import {
-  convertQat, prepareQat, quantizeModule, type QuantizedModuleResult,
-} from '../../packages/compress/src/quantize/nn/index.js';
+  type AnyOptimizer, convertQat, distill, evaluate, prepareQat, type Progress, type QuantizedModuleResult, quantizeModule, train,
+} from '@minnow/compress';
 import type { BenchContext } from '../lib/harness.js';
 
 /**

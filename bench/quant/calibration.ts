@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { Random } from '@minnow/core';
 import { Linear, ReLU, Sequential } from '@minnow/nn';
 import { DataType, OnnxSession, exportModule, makeTensor, type Feed, type ModelProto } from '@minnow/onnx';
-import { calibrateOnnx } from '../../packages/compress/src/quantize/calibrate.js';
+import { calibrateOnnx } from '@minnow/compress';
 import type { BenchContext } from '../lib/harness.js';
 
 /**

@@ -5,9 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { Random } from '@minnow/core';
 import { DataType, OnnxSession, makeTensor, writeModel, type ModelProto, type TensorProto } from '@minnow/onnx';
 import { loadModel, saveModel } from '@minnow/onnx/node';
-import { calibrateOnnx } from '../../packages/compress/src/quantize/calibrate.js';
-import { quantizeOnnx, type QuantizeOnnxOptions } from '../../packages/compress/src/quantize/onnx/index.js';
-import type { CalibrationMethod, TensorRange } from '../../packages/compress/src/quantize/types.js';
+import { calibrateOnnx, type CalibrationMethod, quantizeOnnx, type QuantizeOnnxOptions, type TensorRange } from '@minnow/compress';
 import type { BenchContext } from '../lib/harness.js';
 
 /**

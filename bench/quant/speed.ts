@@ -1,10 +1,7 @@
 import { Random, fromArray, type Tensor } from '@minnow/core';
-import { calibrateOnnx } from '@minnow/compress';
+import { calibrateOnnx, quantizeOnnx } from '@minnow/compress';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '@minnow/nn';
-import { OnnxSession, exportModule, type ModelProto } from '@minnow/onnx';
-// Not yet exported from the packages' indexes: quantizeOnnx from @minnow/compress, fuseQuantized from @minnow/onnx.
-import { quantizeOnnx } from '../../packages/compress/src/quantize/onnx/index.js';
-import { fuseQuantized } from '../../packages/onnx/src/exec/fuse/index.js';
+import { exportModule, type ModelProto, OnnxSession } from '@minnow/onnx';
 import type { BenchContext } from '../lib/harness.js';
 
 /**
@@ -109,7 +106,8 @@ export async function speedRows(ctx: BenchContext, quick: boolean): Promise<void
   for (const which of ['mlp', 'cnn'] as const) {
     const models = await speedModels(which);
     const float = OnnxSession.create(models.float, { backend: 'wasm' });
-    const int8 = OnnxSession.create(fuseQuantized(models.qdq), { backend: 'wasm' });
+    // OnnxSession fuses the QDQ graph onto the integer kernels itself (fuseQuantized, on by default).
+    const int8 = OnnxSession.create(models.qdq, { backend: 'wasm' });
     for (const batch of quick ? [32] : [1, 32]) {
       const input = sampleInputs(models.inputShape, batch, 7, 'wasm');
       const [msFloat, msInt8] = await timePair(runner(float, input), runner(int8, input), quick);

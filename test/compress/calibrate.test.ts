@@ -8,8 +8,7 @@ import { Conv2d, DataLoader, Flatten, Linear, ReLU, Sequential, TensorDataset } 
 import { DataType, OnnxSession, exportModule, makeTensor, readModel, type Feed, type ModelProto, type TensorProto } from '@minnow/onnx';
 import { serializeNpy } from '@minnow/formats';
 import { npyCalibrationBatches } from '@minnow/compress/node';
-import { calibrateModule, calibrateOnnx, moduleTensorName } from '../../packages/compress/src/quantize/calibrate.js';
-import type { TensorRange } from '../../packages/compress/src/quantize/types.js';
+import { calibrateModule, calibrateOnnx, moduleTensorName, type TensorRange } from '@minnow/compress';
 import { graph, graphAttr, model, node, valueInfo } from '../onnx/build.js';
 
 /**

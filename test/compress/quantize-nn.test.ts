@@ -9,10 +9,9 @@ import {
   Adam, BatchNorm1d, BatchNorm2d, Conv2d, DataLoader, Dropout, Flatten, LayerNorm, Linear, Module, ReLU, Sequential, TensorDataset,
 } from '@minnow/nn';
 import { loadMnistSplit } from '@minnow/nn/node';
-import { distill, evaluate, train } from '@minnow/compress';
-import {
-  QatLayer, QuantizedConv2d, QuantizedLinear, activationParams, convertQat, foldedParameters, prepareQat, quantizeModule,
-} from '../../packages/compress/src/quantize/nn/index.js';
+import { QatLayer, QuantizedConv2d, QuantizedLinear, convertQat, distill, evaluate, prepareQat, quantizeModule, train } from '@minnow/compress';
+// Internals under test (not part of the package's API).
+import { activationParams, foldedParameters } from '../../packages/compress/src/quantize/nn/index.js';
 import { floatForward, sourceLayer } from '../../packages/compress/src/quantize/nn/layer-spec.js';
 import { expectAll, expectMinnowError, randInt, readValues, rng, runs } from '../helpers/reference.js';
 

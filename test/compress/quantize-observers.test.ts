@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Random } from '@minnow/core';
 import {
-  HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, createObserver, type HistogramMethod,
-} from '../../packages/compress/src/quantize/observers/index.js';
-import { dequantizeValues, quantParams, quantizeValues } from '../../packages/compress/src/quantize/scheme.js';
-import type { Observer, QuantScheme } from '../../packages/compress/src/quantize/types.js';
+  createObserver, dequantizeValues, type HistogramMethod, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, type Observer,
+  quantizeValues, quantParams, type QuantScheme,
+} from '@minnow/compress';
 import { expectMinnowError, rng, runs } from '../helpers/reference.js';
 
 /**

@@ -7,10 +7,7 @@ import {
   DataType, OnnxSession, exportModule, makeTensor, tensorValues, writeModel, type GraphProto, type ModelProto, type NodeProto, type TensorProto,
 } from '@minnow/onnx';
 import { loadModel } from '@minnow/onnx/node';
-import { calibrateOnnx } from '../../packages/compress/src/quantize/calibrate.js';
-import { dequantizeValues, quantParams, rangeOf } from '../../packages/compress/src/quantize/scheme.js';
-import { quantizeOnnx, type QuantizeOnnxOptions } from '../../packages/compress/src/quantize/onnx/index.js';
-import type { TensorRange } from '../../packages/compress/src/quantize/types.js';
+import { calibrateOnnx, dequantizeValues, quantizeOnnx, type QuantizeOnnxOptions, quantParams, rangeOf, type TensorRange } from '@minnow/compress';
 import { floatAttr, floatTensor, graph, intAttr, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError, runs } from '../helpers/reference.js';
 

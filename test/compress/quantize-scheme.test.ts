@@ -6,9 +6,9 @@ import { wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import { DataType, makeTensor, writeModel, type AttributeProto, type ModelProto, type TensorProto } from '@minnow/onnx';
 import {
-  dequantizeTensor, dequantizeValues, paramShape, quantLimits, quantParams, quantizeTensor, quantizeValues, rangeOf, storageDType,
-} from '../../packages/compress/src/quantize/scheme.js';
-import type { Granularity, QuantParams, QuantScheme, QuantType } from '../../packages/compress/src/quantize/types.js';
+  dequantizeTensor, dequantizeValues, type Granularity, paramShape, quantizeTensor, quantizeValues, quantLimits, quantParams,
+  type QuantParams, type QuantScheme, type QuantType, rangeOf, storageDType,
+} from '@minnow/compress';
 import { graph, intAttr, model, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError, rng, runs } from '../helpers/reference.js';
 

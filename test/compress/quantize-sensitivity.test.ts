@@ -7,10 +7,10 @@ import {
   DataType, exportModule, makeTensor, readModel, tensorValues, type GraphProto, type ModelProto, type NodeProto, type TensorProto,
 } from '@minnow/onnx';
 // By path until packages/compress/src/index.ts exports the quantize modules.
-import { OutputMeter, layerSensitivity, quantizableLayers, type FeedRecord, type QuantizeWith } from '../../packages/compress/src/quantize/sensitivity.js';
-import { mixedPrecision } from '../../packages/compress/src/quantize/mixed-precision.js';
-import { LAYER_TABLE_COLUMNS, describeQuantizedLayers, formatLayerTable, layerTable, sensitivityReport } from '../../packages/compress/src/quantize/report.js';
-import type { LayerPrecision, LayerReport } from '../../packages/compress/src/quantize/types.js';
+import {
+  describeQuantizedLayers, type FeedRecord, formatLayerTable, LAYER_TABLE_COLUMNS, type LayerPrecision, type LayerReport, layerSensitivity,
+  layerTable, mixedPrecision, OutputMeter, quantizableLayers, type QuantizeWith, sensitivityReport,
+} from '@minnow/compress';
 import { floatTensor, graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { runs } from '../helpers/reference.js';
 

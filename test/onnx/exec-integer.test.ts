@@ -5,13 +5,11 @@ import { Random, init, liveTensors } from '@minnow/core';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import {
-  AttributeType, DataType, OnnxSession, makeTensor, writeModel, type AttributeProto, type ModelProto, type NodeProto, type TensorProto,
+  type AttributeProto, AttributeType, DataType, exportModule, fuseQuantized, makeTensor, type ModelProto, type NodeProto, OnnxSession,
+  type TensorProto, writeModel,
 } from '@minnow/onnx';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '@minnow/nn';
-import { exportModule } from '@minnow/onnx';
-import { calibrateOnnx } from '../../packages/compress/src/quantize/calibrate.js';
-import { quantizeOnnx } from '../../packages/compress/src/quantize/onnx/index.js';
-import { fuseQuantized } from '../../packages/onnx/src/exec/fuse/index.js';
+import { calibrateOnnx, quantizeOnnx } from '@minnow/compress';
 import { runs } from '../helpers/reference.js';
 import { graph, graphAttr, intAttr, model, node, valueInfo } from './build.js';
 
