@@ -5,6 +5,7 @@ import {
 import { loadFashionMnist } from '@minnow/nn/node';
 import { distill, train, type AnyOptimizer, type EpochRecord, type Progress } from '@minnow/compress';
 import type { Bench, BenchContext, Row } from './lib/harness.js';
+import { minnowMlp, trainingThroughput, type NetSpec, type ThroughputImpl } from './kd/throughput.js';
 
 /**
  * Hinton, Vinyals and Dean 2015 (arXiv:1503.02531), section 3, on Fashion-MNIST with backend-wasm:
@@ -29,17 +30,7 @@ const QUICK = { trainSamples: 6000, epochs: 1 };
 const HINTON = { teacher: 67, alone: 146, distilled: 74 };
 
 function mlp(hidden: readonly number[], seed: number, dropout?: { input: number; hidden: number }): Sequential {
-  const rng = new Random(seed);
-  const layers: Module<[Tensor], Tensor>[] = [new Flatten()];
-  if (dropout?.input) layers.push(new Dropout(dropout.input, { seed: rng }));
-  let width = 784;
-  for (const h of hidden) {
-    layers.push(new Linear(width, h, { seed: rng, backend: BACKEND }), new ReLU());
-    if (dropout?.hidden) layers.push(new Dropout(dropout.hidden, { seed: rng }));
-    width = h;
-  }
-  layers.push(new Linear(width, 10, { seed: rng, backend: BACKEND }));
-  return new Sequential(...layers);
+  return minnowMlp({ hidden, seed, dropout }, BACKEND);
 }
 
 const describeNet = (hidden: readonly number[], dropout?: string): string => `784-${hidden.join('-')}-10${dropout ? ` (dropout ${dropout})` : ''}`;
@@ -63,6 +54,13 @@ function progress(label: string): (p: Progress) => void {
 
 type Case = 'teacher' | 'student-alone' | 'student-distilled';
 
+/** The issue's names for the three rows of Hinton's table in --json output. */
+const ROW_NAME: Record<Case, 'teacher' | 'student' | 'distilled'> = { teacher: 'teacher', 'student-alone': 'student', 'student-distilled': 'distilled' };
+
+/** Throughput: every implementation trains the first THROUGHPUT_SAMPLES of an epoch, after warm-up steps. */
+const THROUGHPUT_IMPLS: readonly ThroughputImpl[] = ['minnow-wasm', 'minnow-js', 'tfjs-wasm', 'tfjs-cpu'];
+const THROUGHPUT = { full: 100 * BATCH, quick: 20 * BATCH, warmupSteps: 10 };
+
 /** One training run: its history and wall-clock seconds (training and the test evaluation). */
 interface Run {
   readonly history: EpochRecord[];
@@ -79,7 +77,7 @@ function rowOf(name: Case, net: string, params: number, seeds: readonly number[]
   const trainSamples = runs.flatMap((r) => r.history).reduce((a, h) => a + h.samplesPerSecond * h.seconds, 0);
   const meanErrors = mean(errors);
   return {
-    bench: 'kd', impl: `minnow-${BACKEND}`, case: name, net, params, epochs: runs[0].history.length, seeds: seeds.join(' '),
+    bench: 'kd', impl: `minnow-${BACKEND}`, case: name, row: ROW_NAME[name], net, params, epochs: runs[0].history.length, seeds: seeds.join(' '),
     test_errors: Number(meanErrors.toFixed(1)), test_errors_per_seed: errors.join(' '), test_accuracy: Number((1 - meanErrors / testSamples).toFixed(4)),
     seconds: Number(runs.reduce((a, r) => a + r.seconds, 0).toFixed(1)), train_samples_per_s: Math.round(trainSamples / trainSeconds),
   };
@@ -95,7 +93,7 @@ function speed(runs: readonly Run[]): string {
 export const bench: Bench = {
   name: 'kd',
   title: 'kd: knowledge distillation (Hinton et al. 2015, section 3) on Fashion-MNIST, backend-wasm',
-  columns: ['case', 'net', 'params', 'epochs', 'seeds', 'test_errors', 'test_errors_per_seed', 'test_accuracy', 'seconds', 'train_samples_per_s'],
+  columns: ['case', 'impl', 'net', 'params', 'epochs', 'seeds', 'test_errors', 'test_errors_per_seed', 'test_accuracy', 'seconds', 'train_samples_per_s', 'samples_per_s'],
   method: [
     `Data: Fashion-MNIST from Debian's dataset-fashion-mnist (loadFashionMnist), all 60,000 training images to train every row and the 10,000 test images to count errors; pixels / 255, no augmentation (Hinton jittered MNIST images for the teacher; nothing here is jittered).`,
     `Teacher: ${TEACHER_NET}, ReLU. Student: ${STUDENT_NET}, ReLU, no dropout. The student rows are the mean over seeds ${STUDENT.seeds.join(', ')} (initial weights), each seed used by both rows, so they differ only in the loss; per-seed errors are in the table.`,
@@ -106,6 +104,7 @@ export const bench: Bench = {
     'Why T = 1 and not 20: a Fashion-MNIST teacher is already unsure at T = 1 (shirt, T-shirt, pullover, coat), so its "dark knowledge" shows without softening; raising T mostly makes the student regress the teacher\'s large, unconstrained negative logits, which a 128-unit student cannot afford. Hinton et al. found that students too small to hold all of the teacher\'s knowledge do best at intermediate temperatures (2.5 to 4 for 300 units or fewer on MNIST), where a teacher\'s T = 1 outputs are nearly one-hot; here T = 1 already carries the similarity structure.',
     `gap closed = (student-alone errors - student-distilled errors) / (student-alone errors - teacher errors). Hinton et al. on MNIST: teacher 2x1200 with dropout ${HINTON.teacher} errors, student 2x800 alone ${HINTON.alone}, distilled at T = 20 ${HINTON.distilled}, so ${((HINTON.alone - HINTON.distilled) / (HINTON.alone - HINTON.teacher)).toFixed(2)} of the gap closed.`,
     'seconds: wall clock of the row (training and the test evaluation); train_samples_per_s: training samples per second over the row\'s epochs (forward, backward, optimiser step, data loading; for the distilled row also the teacher\'s forward in the first epoch).',
+    `Throughput rows (samples_per_s, one per implementation and model, in the same run): the student and the teacher above (dropout included), identical in minnow (backend-wasm, backend-js) and TensorFlow.js 4.22 (tfjs-backend-wasm and tfjs-backend-cpu, one thread; tfjs-core ops, tf.train.adam, softmax cross-entropy from logits, weights initialised from the same U(-1/sqrt(in), 1/sqrt(in)) distribution), batch ${BATCH}, Adam lr ${LR}, the same shuffled Fashion-MNIST batches in the same order. Each trains the first ${THROUGHPUT.full / BATCH} batches (${THROUGHPUT.full} samples) of an epoch after ${THROUGHPUT.warmupSteps} untimed warm-up steps; samples_per_s = samples / wall-clock seconds of those steps (batch assembly, forward, loss, backward, optimiser step). A whole epoch of the teacher on tfjs-cpu would take minutes; the rate is steady after the first batches, and minnow-wasm's whole-epoch rate is the train_samples_per_s column of the rows above.`,
   ],
   summary(rows: readonly Row[]) {
     const at = (name: Case): number | undefined => rows.find((r) => r.case === name)?.test_errors as number | undefined;
@@ -113,13 +112,14 @@ export const bench: Bench = {
     const alone = at('student-alone');
     const distilled = at('student-distilled');
     const total = rows.find((r) => r.case === 'summary')?.seconds as number | undefined;
-    if (teacher === undefined || alone === undefined || distilled === undefined) return [];
+    if (teacher === undefined || alone === undefined || distilled === undefined) return throughputSummary(rows);
     // The seed-to-seed spread of each student row, next to the difference distillation makes.
     const perSeed = (name: Case): number[] => String(rows.find((r) => r.case === name)?.test_errors_per_seed ?? '').split(' ').filter(Boolean).map(Number);
     const spread = (xs: number[]): number => (xs.length ? Math.max(...xs) - Math.min(...xs) : 0);
     const noise = Math.max(spread(perSeed('student-alone')), spread(perSeed('student-distilled')));
     const paired = perSeed('student-alone').map((a, i) => a - perSeed('student-distilled')[i]);
     return [
+      ...throughputSummary(rows),
       `Test errors: teacher ${teacher}, student alone ${alone}, student distilled ${distilled}: distillation closes ${gapClosed(teacher, alone, distilled)} of the teacher-student gap (Hinton et al. on MNIST: ${HINTON.teacher} / ${HINTON.alone} / ${HINTON.distilled}, ${gapClosed(HINTON.teacher, HINTON.alone, HINTON.distilled)}).`,
       ...(paired.length > 1 ? [`Errors saved by distillation, seed by seed: ${paired.join(', ')}; the student rows' seed-to-seed spread is ${noise} errors${Math.abs(alone - distilled) <= noise ? ', so the difference between them is within seed noise' : ''}.`] : []),
       ...(total !== undefined ? [`Whole benchmark: ${total.toFixed(0)} s (${(total / 60).toFixed(1)} min), data loading included.`] : []),
@@ -131,6 +131,26 @@ export const bench: Bench = {
     const full = await loadFashionMnist({ split: 'train' });
     const trainSet: Dataset = size.trainSamples < full.length ? subset(full, Int32Array.from({ length: size.trainSamples }, (_, i) => i)) : full;
     const testSet = await loadFashionMnist({ split: 'test' });
+
+    // Training throughput first: every implementation on the same batches, in this run.
+    const throughputSamples = ctx.quick ? THROUGHPUT.quick : THROUGHPUT.full;
+    const nets: [model: 'student' | 'teacher', spec: NetSpec, net: string][] = [
+      ['student', { hidden: STUDENT.hidden, seed: STUDENT.seeds[0] }, STUDENT_NET],
+      ['teacher', { hidden: TEACHER.hidden, seed: TEACHER.seed, dropout: { input: TEACHER.inputDropout, hidden: TEACHER.hiddenDropout } }, TEACHER_NET],
+    ];
+    for (const [model, spec, net] of nets) {
+      for (const impl of THROUGHPUT_IMPLS) {
+        try {
+          const r = await trainingThroughput(impl, spec, full, {
+            batchSize: BATCH, lr: LR, dataSeed: DATA_SEED, warmupSteps: THROUGHPUT.warmupSteps,
+            samples: Object.fromEntries(THROUGHPUT_IMPLS.map((i) => [i, throughputSamples])) as Record<ThroughputImpl, number>,
+          });
+          ctx.emit({ bench: 'kd', impl, case: 'throughput', model, net, samples_per_s: Math.round(r.samplesPerSecond), seconds: Number(r.seconds.toFixed(2)), samples: r.samples });
+        } catch (error) {
+          ctx.note(`throughput ${impl} ${model}: skipped (${(error as Error).message})`);
+        }
+      }
+    }
     const loader = (): DataLoader => new DataLoader(trainSet, { batchSize: BATCH, shuffle: true, seed: DATA_SEED, backend: BACKEND });
     const test = new DataLoader(testSet, { batchSize: 1000, backend: BACKEND });
     const common = { optimizer, schedule: schedule(size.epochs), epochs: size.epochs, evaluate: { data: test, every: size.epochs } };
@@ -180,6 +200,20 @@ export const bench: Bench = {
     ctx.note(`training samples/s: teacher ${speed([teacherRun])}; student alone ${speed(aloneRuns)}; student distilled ${speed(distilledRuns)} (its epoch 1 runs the teacher forward and fills the cache).`);
   },
 };
+
+/** minnow-wasm's training rate over TensorFlow.js's, per model, from this run's throughput rows. */
+function throughputSummary(rows: readonly Row[]): string[] {
+  const rate = (impl: string, model: string): number | undefined => rows.find((r) => r.case === 'throughput' && r.impl === impl && r.model === model)?.samples_per_s as number | undefined;
+  const ratios = (['student', 'teacher'] as const).flatMap((model) => {
+    const mine = rate('minnow-wasm', model);
+    const parts = (['tfjs-wasm', 'tfjs-cpu'] as const).flatMap((peer) => {
+      const theirs = rate(peer, model);
+      return mine !== undefined && theirs ? [`${(mine / theirs).toFixed(1)}x ${peer}`] : [];
+    });
+    return parts.length ? [`${model} ${parts.join(', ')}`] : [];
+  });
+  return ratios.length ? [`Training throughput, minnow-wasm against TensorFlow.js in this run: ${ratios.join('; ')} (targets: at least 2x tfjs-wasm and 10x tfjs-cpu).`] : [];
+}
 
 function gapClosedValue(teacher: number, alone: number, distilled: number): number {
   return alone === teacher ? NaN : (alone - distilled) / (alone - teacher);

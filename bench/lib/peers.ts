@@ -14,6 +14,9 @@ async function loadTf(): Promise<Tf> {
   tfPromise ??= (async () => {
     const tf = await import('@tensorflow/tfjs-core');
     tf.env().set('PROD', true); // silences the 'install tfjs-node' banner; no effect on kernels
+    // tfjs-core registers no gradient functions itself; the @tensorflow/tfjs bundle does, into the
+    // same tfjs-core, and training (the kd bench's throughput rows) needs them.
+    await import('@tensorflow/tfjs');
     await import('@tensorflow/tfjs-backend-cpu');
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
