@@ -18,3 +18,8 @@ export type { TfjsModelJson, TfjsWeightSpec, TfjsWeightsGroup } from './tfjs/mod
 // NumPy .npy arrays (npy.ts, npy-onnx.ts: written alongside this package for `minnow run`).
 export { parseNpy, serializeNpy, type NpyArray, type NpyData, type NpyDType } from './npy.js';
 export { npyToTensorProto, valuesToNpy } from './npy-onnx.js';
+// The compact container (compact/): raw or sparse + clustered float32 tensors, Huffman coded, CRC-32 checked.
+export {
+  COMPACT_MAGIC, COMPACT_VERSION, DEFAULT_MAX_ELEMENTS, MAX_CLUSTERS, MAX_GAP_BITS, crc32, decodeCompact, encodeCompact,
+  type CompactEncoding, type CompactTensor, type CompactTensorInput, type CompactTensors, type DecodeCompactOptions,
+} from './compact/index.js';

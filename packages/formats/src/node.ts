@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MinnowError } from '@minnow/core';
 import type { ModelProto } from '@minnow/onnx';
 import { readUserFile, writeFileAtomic } from '@minnow/onnx/node';
+import { decodeCompact, encodeCompact, type CompactTensor, type CompactTensors, type DecodeCompactOptions } from './compact/index.js';
 import type { SafetensorsFile } from './safetensors/dtypes.js';
 import { parseSafetensors, type ParseSafetensorsOptions } from './safetensors/parse.js';
 import { serializeSafetensors, type SafetensorsTensors } from './safetensors/serialize.js';
@@ -33,6 +34,17 @@ export async function readSafetensorsFile(path: string, options: ParseSafetensor
 /** Writes a safetensors file atomically (a temporary file beside it, then a rename): never half-written. */
 export async function writeSafetensorsFile(path: string, tensors: SafetensorsTensors, metadata: Readonly<Record<string, string>> = {}): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}
+
+/** Reads a compact container file (see decodeCompact); CORRUPT_FILE messages name the file. */
+export async function readCompactFile(path: string, options: DecodeCompactOptions = {}): Promise<Map<string, CompactTensor>> {
+  const bytes = await readUserFile(path);
+  return naming(path, () => decodeCompact(bytes, options));
+}
+
+/** Writes tensors as a compact container file, atomically (a temporary file beside it, then a rename). */
+export async function writeCompactFile(path: string, tensors: CompactTensors): Promise<void> {
+  await writeFileAtomic(path, encodeCompact(tensors));
 }
 
 /** A TensorFlow.js Layers model as read from disk: model.json, and its weight shards concatenated in manifest order. */
