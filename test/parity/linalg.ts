@@ -6,7 +6,8 @@ import type { ParityCase, Settings } from './profile.js';
 
 /**
  * Products: float32 matmul and conv2d within k*2^-22 absolute (k products of values in [-1, 1],
- * times the profile's accumulationSlack), and matmulInteger exactly.
+ * times the profile's accumulationSlack), spmm within (longest row) * 2^-22 the same way (bounded
+ * by k), and matmulInteger exactly.
  */
 
 const PRODUCT_EPS = 2 ** -22;
@@ -70,6 +71,36 @@ export function linalgCases(s: Settings): ParityCase[] {
             },
           ),
           s.runs(100),
+        ),
+    });
+  }
+  if (s.has('float32', 'int32')) {
+    cases.push({
+      name: 'spmm (float32 CSR x dense: empty rows, nnz 0, repeated columns, N = 1 and odd N, transposed B)',
+      run: () =>
+        fc.assert(
+          fc.property(
+            fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 40 }), fc.constantFrom(1, 2, 3, 5, 8, 17, 33), fc.boolean(), fc.integer(),
+            (rows, k, n, transB, seed) => {
+              const rng = new m.Random(seed);
+              const pointers = [0];
+              const columns: number[] = [];
+              for (let i = 0; i < rows; i++) {
+                const count = k === 0 || rng.uniform() < 0.3 ? 0 : Math.floor(rng.uniform() * k * 0.6);
+                for (let e = 0; e < count; e++) columns.push(Math.floor(rng.uniform() * k));
+                pointers.push(columns.length);
+              }
+              const nnz = columns.length;
+              const r = both(s.backend, [
+                { data: values(nnz, rng, [-1, 1], 'float32'), shape: [nnz], dtype: 'float32' },
+                { data: Int32Array.from(columns), shape: [nnz], dtype: 'int32' },
+                { data: Int32Array.from(pointers), shape: [rows + 1], dtype: 'int32' },
+                { data: values(k * n, rng, [-1, 1], 'float32'), shape: transB ? [n, k] : [k, n], dtype: 'float32' },
+              ], ([v, c, p, b]) => m.sparseMatmul({ shape: [rows, k], values: v, colIndices: c, rowPointers: p }, transB ? m.transpose(b) : b));
+              expectParity(r.got, r.expected, { rtol: 0, atol: Math.max(1, k) * PRODUCT_EPS * slack }, `spmm [${rows}, ${k}] nnz ${nnz} x [${k}, ${n}]${transB ? 'T' : ''}`);
+            },
+          ),
+          s.runs(60),
         ),
     });
   }

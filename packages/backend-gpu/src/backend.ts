@@ -7,6 +7,7 @@ import { conv2d, matmul } from './kernels/linalg.js';
 import { gather, pad } from './kernels/movement.js';
 import { dequantize, quantize } from './kernels/quantize.js';
 import { reduce } from './kernels/reduce.js';
+import { spmm } from './kernels/sparse.js';
 import { type GpuBackendOptions, type GpuMode, describeRenderer, openGpu } from './mode.js';
 import { MAX_ELEMENTS, Programs } from './program.js';
 import { readAsync, readSync } from './read.js';
@@ -80,6 +81,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
     pad: (inputs, output, attrs: PrimitiveAttrs['pad']) => pad(programs, inputs[0], output, attrs.pads, attrs.value),
     matmul: (inputs, output) => matmul(programs, inputs[0], inputs[1], output),
     matmulInteger: (inputs, output) => matmul(programs, inputs[0], inputs[1], output, { a: inputs[2], b: inputs[3] }),
+    spmm: (inputs, output) => spmm(programs, inputs, output, readView),
     conv2d: (inputs, output, attrs: PrimitiveAttrs['conv2d']) => conv2d(programs, inputs[0], inputs[1], output, attrs),
     gather: (inputs, output, attrs: PrimitiveAttrs['gather']) => gather(programs, inputs[0], inputs[1], output, attrs.axis, readView),
     quantize: (inputs, output, attrs: PrimitiveAttrs['quantize']) => quantize(programs, inputs, output, attrs),

@@ -5,6 +5,7 @@ import { conv2d, matmul, matmulInteger } from './kernels/linalg.js';
 import { gather, pad } from './kernels/movement.js';
 import { dequantize, quantize } from './kernels/quantize.js';
 import { reduceMax, sum } from './kernels/reduce.js';
+import { spmm } from './kernels/sparse.js';
 
 /**
  * backend-js: every primitive in plain TypeScript over typed arrays. It is the oracle the WASM and
@@ -23,6 +24,7 @@ export const jsKernels: Kernels<TypedArray> = {
   conv2d,
   gather,
   matmulInteger,
+  spmm,
   quantize,
   dequantize,
 };

@@ -3,6 +3,7 @@ import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContig
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
 import { writeConv2d, writeElementwise, writeReduce } from './descriptor.js';
+import { nativeSpmm } from './spmm.js';
 
 /** What native kernels need from the backend: the module, memory, and argument/scratch space. */
 export interface NativeContext {
@@ -279,6 +280,7 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
     },
     sum: reduce('sum'),
     reduceMax: reduce('reduceMax'),
+    spmm: nativeSpmm(ctx),
   };
   return kernels;
 }

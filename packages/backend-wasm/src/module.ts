@@ -22,6 +22,11 @@ export interface KernelExports {
     c: number, scratch: number,
   ): void;
   gemmI8ScratchBytes?(m: number, n: number, k: number): number;
+  spmmF32?(
+    m: number, n: number, k: number, values: number, cols: number, rowPtr: number,
+    b: number, bRowStride: number, bColStride: number, c: number, scratch: number,
+  ): void;
+  spmmF32ScratchBytes?(n: number, k: number, bColStride: number): number;
 }
 
 export type WasmBuild = 'simd128' | 'relaxed-simd';

@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { sumTo, unslice } from './compose.js';
 import { conv2dInputGrad, conv2dWeightGrad } from './conv.js';
 import { installGradientRules, type SavePolicy } from './graph.js';
+import { spmmGradient } from './sparse.js';
 
 /**
  * One gradient rule per primitive, kernel and view ops alike: the table is typed over PrimOp, so a
@@ -201,6 +202,7 @@ export const GRADIENTS: { readonly [K in PrimOp]: GradientRule<K> } = {
       }),
   },
   matmulInteger: { save: NOTHING, backward: nulls(4) },
+  spmm: spmmGradient,
   quantize: { save: NOTHING, backward: nulls(3) },
   dequantize: {
     // Only the scale is differentiable: d/dscale of (x - zp) * scale, summed over what each scale covers.

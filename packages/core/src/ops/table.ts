@@ -60,6 +60,7 @@ export interface PrimitiveAttrs {
   conv2d: Conv2dAttrs;
   gather: { axis: number };
   matmulInteger: Record<string, never>;
+  spmm: Record<string, never>;
   quantize: QuantizeAttrs;
   dequantize: DequantizeAttrs;
   reshape: { shape: readonly number[] };
@@ -135,6 +136,12 @@ export const PRIMITIVES: { readonly [K in PrimOp]: PrimitiveSpec } = {
     arity: 4,
     dtypes: ['int8', 'uint8'],
     doc: 'ONNX MatMulInteger: (a - aZero) x (b - bZero) to int32; aZero per tensor or per row [M], bZero per tensor or per column [N]',
+  },
+  spmm: {
+    kind: 'special',
+    arity: 4,
+    dtypes: FLOAT_DTYPES,
+    doc: 'sparse x dense: CSR values [nnz], colIndices int32 [nnz], rowPointers int32 [M+1] times dense [K, N] (values dtype) -> [M, N]; indices checked by core (ops/sparse.ts) before any kernel sees them',
   },
   quantize: {
     kind: 'special',
