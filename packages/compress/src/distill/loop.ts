@@ -94,6 +94,16 @@ export interface LoopOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Call onProgress every this many steps (default 1) and at the end of every phase. */
   readonly progressEvery?: number;
+  /** Callbacks around every optimiser step, for methods that constrain training (pruning holds its masks with them). */
+  readonly stepHooks?: StepHooks;
+}
+
+/** Callbacks around each optimiser step; `step` counts the optimiser steps of this run from 1. */
+export interface StepHooks {
+  /** After backward, before gradient clipping and the optimiser step (the gradients are in the parameters' .grad). */
+  readonly afterBackward?: (step: number, optimizer: AnyOptimizer) => void;
+  /** After the optimiser step and the gradients are cleared, before a per-step learning-rate schedule moves. */
+  readonly afterStep?: (step: number, optimizer: AnyOptimizer) => void;
 }
 
 /** What one training step computed; the loop runs backward on `loss`. */
@@ -194,6 +204,7 @@ export function runLoop(spec: LoopSpec, options: LoopOptions): EpochRecord[] {
     const wasTraining = model.training;
     for (const p of params) p.zeroGrad();
     const history: EpochRecord[] = [];
+    let optimizerSteps = 0;
     try {
       for (let epoch = 0; epoch < epochs; epoch++) {
         model.train();
@@ -225,10 +236,12 @@ export function runLoop(spec: LoopSpec, options: LoopOptions): EpochRecord[] {
           } finally {
             batch.dispose();
           }
+          options.stepHooks?.afterBackward?.(optimizerSteps + 1, optimizer);
           if (options.clipGradNorm !== undefined) clipGradients(params, options.clipGradNorm);
           stepLr = lr();
           optimizer.step();
           for (const p of params) p.zeroGrad();
+          options.stepHooks?.afterStep?.(++optimizerSteps, optimizer);
           if (schedule && options.scheduleEvery === 'step') schedule.step();
           const n = batch.indices.length;
           lossSum += values[0] * n;
