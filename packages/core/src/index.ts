@@ -35,7 +35,7 @@ export {
   maximum, minimum, mul, neg, pad, pow, quantize, reciprocal, round, sign, sqrt, sub, sum, tanh, where,
   type Conv2dOptions, type Operand, type QuantizationAxis, type ReduceOptions,
 } from './ops/primitives.js';
-export { checkCsr, sparseMatmul, type CsrMatrix } from './ops/sparse.js';
+export { checkCsr, checkCsrIndices, sparseMatmul, type CsrMatrix } from './ops/sparse.js';
 export {
   argmax, clamp, concat, erf, gelu, layerNorm, leakyRelu, linear, logSoftmax, logsumexp, mean, min, relu, sigmoid,
   silu, softmax, softplus, square, variance,

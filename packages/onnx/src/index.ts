@@ -20,6 +20,7 @@ export { writeModel, writeTensor, type ExternalDataOptions, type WriteOptions, t
 export { OnnxSession, type Feed, type SessionOptions, type ValueDescription } from './exec/session.js';
 export type { ValueObserver } from './exec/graph.js';
 export { Value, type HostData } from './exec/value.js';
+export { densifySparse } from './exec/sparse.js';
 export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './exec/operator.js';
 export { findOperator, supportedOperators } from './exec/registry.js';
 export { GraphBuilder, attr, tensorValueInfo, type BuildOptions, type ValueDim } from './builder.js';

@@ -74,18 +74,28 @@ export function checkCsr(a: CsrMatrix): void {
     throw new MinnowError('BACKEND_MISMATCH', `sparse matrix: values, colIndices and rowPointers live on backends "${a.values.backend.name}", "${a.colIndices.backend.name}" and "${a.rowPointers.backend.name}"`);
   }
   if (isChecked(a)) return;
-  const pointers = a.rowPointers.dataSync();
-  if (pointers[0] !== 0) throw bad(`rowPointers[0] is ${pointers[0]}, must be 0`);
+  checkCsrIndices(a.rowPointers.dataSync(), a.colIndices.dataSync(), cols);
+  checked.set(a.colIndices, { colStorage: a.colIndices.storage, rowPointers: a.rowPointers, rowStorage: a.rowPointers.storage, cols });
+}
+
+/**
+ * Checks CSR index arrays on the host: rowPointers starts at 0, never decreases and ends at the
+ * number of colIndices; every column lies in [0, cols). Throws INVALID_ARGUMENT naming the first
+ * fault. The one check of CSR structure: checkCsr runs it on tensors, formats on host arrays.
+ */
+export function checkCsrIndices(rowPointers: ArrayLike<number>, colIndices: ArrayLike<number>, cols: number): void {
+  const rows = rowPointers.length - 1;
+  const nnz = colIndices.length;
+  if (rows < 0) throw bad('rowPointers is empty; it needs rows + 1 entries');
+  if (rowPointers[0] !== 0) throw bad(`rowPointers[0] is ${rowPointers[0]}, must be 0`);
   for (let i = 0; i < rows; i++) {
-    if (pointers[i + 1] < pointers[i]) throw bad(`rowPointers decreases at row ${i}: ${pointers[i]} then ${pointers[i + 1]}`);
+    if (!(rowPointers[i + 1] >= rowPointers[i])) throw bad(`rowPointers decreases at row ${i}: ${rowPointers[i]} then ${rowPointers[i + 1]}`);
   }
-  if (pointers[rows] !== nnz) throw bad(`rowPointers[${rows}] is ${pointers[rows]}, must be nnz = ${nnz}`);
-  const columns = a.colIndices.dataSync();
+  if (rowPointers[rows] !== nnz) throw bad(`rowPointers[${rows}] is ${rowPointers[rows]}, must be nnz = ${nnz}`);
   for (let p = 0; p < nnz; p++) {
-    const c = columns[p];
+    const c = colIndices[p];
     if (!(c >= 0 && c < cols)) throw bad(`colIndices[${p}] is ${c}, out of range for ${cols} columns`);
   }
-  checked.set(a.colIndices, { colStorage: a.colIndices.storage, rowPointers: a.rowPointers, rowStorage: a.rowPointers.storage, cols });
 }
 
 /** The kernel call, for indices known to be well formed: [rows, K] sparse x [K, N] dense. */
