@@ -17,7 +17,8 @@ const ALIGN = 64;
 /** Rounds up to a size class: 64, 128, 192, 256, 320, 384, 448, 512, 640, ... (4 steps per doubling). */
 export function sizeClass(bytes: number): number {
   if (bytes <= ALIGN) return ALIGN;
-  const top = 2 ** Math.floor(Math.log2(bytes));
+  // The highest power of two <= bytes (clz32 below 2^31: one instruction instead of log2 and pow, on every allocation).
+  const top = bytes < 0x80000000 ? 2 ** (31 - Math.clz32(bytes)) : 2 ** Math.floor(Math.log2(bytes));
   const step = Math.max(ALIGN, top / 4);
   return Math.ceil(bytes / step) * step;
 }

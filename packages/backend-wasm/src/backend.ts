@@ -38,6 +38,14 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
     return descriptorView;
   };
 
+  // One byte view over all of memory for zeroing new buffers, re-created after memory grows (which
+  // detaches it): allocating a view per buffer costs more than zeroing a small one.
+  let bytesView = new Uint8Array(memory.buffer);
+  const zeroBytes = (ptr: number, byteLength: number): void => {
+    if (bytesView.length < ptr + byteLength) bytesView = new Uint8Array(memory.buffer);
+    bytesView.fill(0, ptr, ptr + byteLength);
+  };
+
   const context: NativeContext = {
     exports: module.exports,
     memory,
@@ -98,7 +106,7 @@ export function createWasmBackend(module: LoadedModule, notes: readonly string[]
       const byteLength = length * bytesPerElement(dtype);
       const ptr = allocator.allocate(byteLength);
       // Recycled blocks hold old data; buffers start zeroed, as on every backend.
-      new Uint8Array(memory.buffer, ptr, byteLength).fill(0);
+      zeroBytes(ptr, byteLength);
       buffers++;
       bytes += byteLength;
       return { ptr, dtype, length };

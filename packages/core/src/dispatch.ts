@@ -27,30 +27,35 @@ export function runKernel<K extends KernelOp>(
   }
   const backend = sameBackend(op, inputs);
   assertDType(op, inputs[0].dtype, spec.dtypes);
-  const inputViews = views ?? inputs.map((t) => t.view());
-  for (const t of inputs) if (t.isDisposed) t.view(); // throws DISPOSED naming the tensor
-  const storage = Storage.allocate(backend, output.dtype, sizeOf(output.shape));
-  const outView: BufferView<unknown> = {
-    buffer: storage.buffer,
-    dtype: output.dtype,
-    shape: output.shape,
-    strides: contiguousStrides(output.shape),
-    offset: 0,
-  };
+  // Plain loops, and the output's shape frozen once and shared with its strides by the view and
+  // the tensor: this runs for every op, and for small tensors its allocations cost as much as the kernel.
+  let inputViews = views;
+  if (inputViews === undefined) {
+    const made = new Array<BufferView<unknown>>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) made[i] = inputs[i].view();
+    inputViews = made;
+  } else {
+    for (let i = 0; i < inputs.length; i++) if (inputs[i].isDisposed) inputs[i].view(); // throws DISPOSED naming the tensor
+  }
+  const shape = Object.isFrozen(output.shape) ? output.shape : Object.freeze(output.shape.slice());
+  const strides = Object.freeze(contiguousStrides(shape));
+  const storage = Storage.allocate(backend, output.dtype, sizeOf(shape));
+  const outView: BufferView<unknown> = { buffer: storage.buffer, dtype: output.dtype, shape, strides, offset: 0 };
   try {
     backend.kernels[op](inputViews, outView, attrs);
   } catch (error) {
     backend.free(storage.buffer);
     throw error;
   }
-  const result = new Tensor(storage, output.shape);
+  const result = new Tensor(storage, shape, strides);
   recordOp(op, inputs, attrs, result);
   return result;
 }
 
 function sameBackend(op: string, inputs: readonly Tensor[]) {
   const backend = inputs[0].backend;
-  for (const t of inputs) {
+  for (let i = 1; i < inputs.length; i++) {
+    const t = inputs[i];
     if (t.backend !== backend) {
       throw new MinnowError(
         'BACKEND_MISMATCH',

@@ -22,7 +22,7 @@ export {
   backendStatus, defaultBackendName, eraseBufferType, getBackend, init, isInitialized, registerBackend, registeredBackends,
   setDefaultBackend, shutdownBackend, type BackendStatus,
 } from './registry.js';
-export { assertNoLeaks, keep, liveTensors, scope } from './memory.js';
+export { assertNoLeaks, enterScope, exitScope, keep, liveTensors, scope } from './memory.js';
 export { Storage, Tensor, type BackwardOptions, type NestedArray } from './tensor.js';
 export { runKernel } from './dispatch.js';
 export {

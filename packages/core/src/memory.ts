@@ -10,24 +10,67 @@ export interface Disposable {
   dispose(): void;
 }
 
-const live = new Set<Disposable>();
-// Each open scope's tensors, in creation order. Arrays, not Sets: a scope opens for every op the
-// ONNX executor runs, and most hold a handful of tensors, so allocation matters more than lookup.
-const scopes: Disposable[][] = [];
+// A count, not a Set: every tensor passes through here twice, and putting an object in a Set
+// gives it an identity hash (an executed ONNX node makes several tensors).
+let live = 0;
+// The tensors of every open scope, innermost last, in creation order; `marks[k]` is where scope k's
+// begin. One flat stack rather than an array per scope: a scope opens for every op the ONNX
+// executor runs, and most hold a handful of tensors, so allocation matters more than lookup.
+const stack: (Disposable | undefined)[] = [];
+const marks: number[] = [];
 
 /** Called by Tensor's constructor: the tensor is alive and belongs to the innermost scope. */
 export function trackTensor(t: Disposable): void {
-  live.add(t);
-  scopes[scopes.length - 1]?.push(t);
+  live++;
+  if (marks.length > 0) stack.push(t);
 }
 
 /** Called by Tensor.dispose(). */
-export function untrackTensor(t: Disposable): void {
-  live.delete(t);
+export function untrackTensor(_t: Disposable): void {
+  live--;
 }
 
 export function liveTensors(): number {
-  return live.size;
+  return live;
+}
+
+/**
+ * Opens a scope by hand: what is created until the matching exitScope belongs to it. For hot loops
+ * that cannot afford a closure per call (the ONNX executor opens one per node); scope(fn) is the
+ * safe form. Returns a token for exitScope.
+ */
+export function enterScope(): number {
+  marks.push(stack.length);
+  return marks.length;
+}
+
+/**
+ * Closes the scope `token` names: disposes every tensor created in it except those in `kept`, which
+ * move to the enclosing scope. Scopes opened inside it and left open (a failure between enter and
+ * exit) close with it. On a failure pass no `kept`, disposing all.
+ */
+export function exitScope(token: number, kept: readonly Disposable[] = []): void {
+  if (token < 1 || token > marks.length) throw new MinnowError('INTERNAL', `exitScope: scope ${token} is not open (${marks.length} open)`);
+  const start = marks[token - 1];
+  marks.length = token - 1;
+  const hasParent = token > 1;
+  // Many kept tensors (a scope returning a model's parameters): a Set beats the linear search.
+  const keptSet = kept.length > 16 ? new Set(kept) : undefined;
+  // Kept tensors are compacted in place: they now belong to the parent scope, whose part of the stack this becomes.
+  let w = start;
+  for (let i = start; i < stack.length; i++) {
+    const t = stack[i];
+    if (t === undefined) continue;
+    if (keptSet !== undefined ? keptSet.has(t) : isKept(t, kept)) {
+      if (hasParent) stack[w++] = t;
+    } else if (!t.isDisposed) t.dispose();
+  }
+  stack.length = w;
+}
+
+function isKept(t: Disposable, kept: readonly Disposable[]): boolean {
+  for (let i = 0; i < kept.length; i++) if (kept[i] === t) return true;
+  return false;
 }
 
 /**
@@ -37,41 +80,31 @@ export function liveTensors(): number {
  * escape the scope, so it is refused.
  */
 export function scope<T>(fn: () => T): T {
-  const own: Disposable[] = [];
-  scopes.push(own);
+  const token = enterScope();
   let result: T;
   try {
     result = fn();
   } catch (error) {
-    scopes.pop();
-    for (const t of own) if (!t.isDisposed) t.dispose();
+    exitScope(token);
     throw error;
   }
-  scopes.pop();
   if (result instanceof Promise) {
-    for (const t of own) if (!t.isDisposed) t.dispose();
+    exitScope(token);
     throw new MinnowError('ASYNC_IN_SCOPE', 'scope(fn): fn returned a Promise; scopes are synchronous (await outside, or dispose tensors yourself)');
   }
   const kept: Disposable[] = [];
   collectDisposables(result, kept, 0);
-  // Most scopes return one or two tensors: a linear search beats building a Set; many go in a Set.
-  const keptSet = kept.length > 16 ? new Set(kept) : undefined;
-  const parent = scopes[scopes.length - 1];
-  for (const t of own) {
-    if ((keptSet ? keptSet.has(t) : kept.includes(t)) || keptForever.has(t)) parent?.push(t);
-    else if (!t.isDisposed) t.dispose();
-  }
+  exitScope(token, kept);
   return result;
 }
 
-const keptForever = new WeakSet<Disposable>();
-
 /** Exempts a tensor from every enclosing scope; the caller disposes it. */
 export function keep<T extends Disposable>(t: T): T {
-  keptForever.add(t);
-  for (const s of scopes) {
-    const at = s.indexOf(t);
-    if (at >= 0) s.splice(at, 1);
+  for (let i = stack.length - 1; i >= 0; i--) {
+    if (stack[i] === t) {
+      stack[i] = undefined;
+      break;
+    }
   }
   return t;
 }
@@ -96,7 +129,7 @@ function collectDisposables(value: unknown, into: Disposable[], depth: number): 
 }
 
 function isDisposable(value: object): value is Disposable {
-  return live.has(value as Disposable) || ('dispose' in value && 'isDisposed' in value);
+  return 'dispose' in value && 'isDisposed' in value;
 }
 
 /**

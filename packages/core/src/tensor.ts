@@ -69,7 +69,10 @@ export const autogradHooks: { backward: ((root: Tensor, gradient: Tensor | undef
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
-  private layout: { strides: readonly number[]; offset: number };
+  // Strides and offset as plain fields (assign() replaces them): a tensor is made for every op, so
+  // the constructor allocates as little as it can.
+  private layoutStrides: readonly number[];
+  private layoutOffset: number;
   readonly dtype: DType;
   private buffer: Storage;
   private disposed = false;
@@ -86,7 +89,8 @@ export class Tensor {
     this.dtype = storage.dtype;
     // A frozen array cannot change under us, so it is shared rather than copied (views pass their source's shape).
     this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
-    this.layout = { strides: strides === undefined ? Object.freeze(contiguousStrides(shape)) : Object.isFrozen(strides) ? strides : Object.freeze([...strides]), offset };
+    this.layoutStrides = strides === undefined ? Object.freeze(contiguousStrides(shape)) : Object.isFrozen(strides) ? strides : Object.freeze([...strides]);
+    this.layoutOffset = offset;
     storage.retain();
     trackTensor(this);
   }
@@ -97,11 +101,11 @@ export class Tensor {
 
   /** Element strides over the storage (0 where broadcast, negative where reversed). */
   get strides(): readonly number[] {
-    return this.layout.strides;
+    return this.layoutStrides;
   }
 
   get offset(): number {
-    return this.layout.offset;
+    return this.layoutOffset;
   }
 
   get backend(): Backend {
@@ -127,8 +131,8 @@ export class Tensor {
 
   /** The buffer view kernels receive. Throws DISPOSED on a disposed tensor. */
   view(): BufferView<unknown> {
-    this.assertAlive('use');
-    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    if (this.disposed) this.assertAlive('use');
+    return { buffer: this.buffer.buffer, dtype: this.dtype, shape: this.shape, strides: this.layoutStrides, offset: this.layoutOffset };
   }
 
   /**
@@ -227,7 +231,8 @@ export class Tensor {
     }
     this.buffer.release();
     this.buffer = storage;
-    this.layout = { strides: Object.freeze(contiguousStrides(this.shape)), offset: 0 };
+    this.layoutStrides = Object.freeze(contiguousStrides(this.shape));
+    this.layoutOffset = 0;
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { MinnowError, keep, type MinnowErrorCode, type Tensor } from '@minnow/core';
 import type { GraphProto, NodeProto } from '../ir/types.js';
 import type { Attributes } from './attributes.js';
+import type { GraphPlan, OuterScope } from './graph.js';
 import type { OpContext } from './operator.js';
 import type { Value } from './value.js';
 
@@ -13,7 +14,10 @@ export class NodeContext implements OpContext {
     readonly backend: string,
     readonly attrs: Attributes,
     private readonly inputs: readonly (Value | undefined)[],
-    private readonly subgraphRunner: (graph: GraphProto, inputs: readonly Value[]) => Value[],
+    /** Plans of the model's subgraphs, made with the session. */
+    private readonly plans: ReadonlyMap<GraphProto, GraphPlan>,
+    /** What this node's subgraphs see of the enclosing scopes. */
+    private readonly outer: OuterScope,
     private readonly memos: Map<string, Tensor>,
   ) {}
 
@@ -65,7 +69,14 @@ export class NodeContext implements OpContext {
   }
 
   runGraph(graph: GraphProto, inputs: readonly Value[]): Value[] {
-    return this.subgraphRunner(graph, inputs);
+    const plan = this.plans.get(graph);
+    if (plan === undefined) throw new MinnowError('INTERNAL', `onnx: ${this.label}: subgraph '${graph.name ?? ''}' was not planned`);
+    if (inputs.length !== plan.inputNames.length) {
+      throw new MinnowError('INVALID_MODEL', `onnx: ${this.label}: subgraph '${graph.name ?? ''}' takes ${plan.inputNames.length} inputs, ${inputs.length} given`);
+    }
+    const feeds = new Map<string, Value>();
+    for (let i = 0; i < inputs.length; i++) feeds.set(plan.inputNames[i], inputs[i]);
+    return plan.run(feeds, this.outer);
   }
 
   error(code: MinnowErrorCode, message: string): MinnowError {

@@ -1,4 +1,4 @@
-import { MinnowError, Tensor, scope } from '@minnow/core';
+import { MinnowError, enterScope, exitScope, type Tensor } from '@minnow/core';
 import type { FunctionProto, GraphProto, NodeProto } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { Attributes } from './attributes.js';
@@ -42,6 +42,10 @@ interface Step {
   release: string[];
   /** Tensors the op made once for this node (OpContext.memo). */
   readonly memos: Map<string, Tensor>;
+  /** Where run() keeps each input, output and released value (-1: an empty optional name); set once the plan is final. */
+  inputSlots: number[];
+  outputSlots: number[];
+  releaseSlots: number[];
 }
 
 const describeNode = (node: NodeProto, index: number): string =>
@@ -80,6 +84,17 @@ export class GraphPlan {
   private readonly constants = new Map<string, Value>();
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  // run() keeps values in an array indexed by slot, one per name the graph defines or reads, rather
+  // than in maps keyed by name: every step reads and writes several.
+  private readonly slotOf = new Map<string, number>();
+  /** The constants at their slots, the rest empty: each run starts from a copy. */
+  private slotTemplate: (Value | undefined)[] = [];
+  private inputSlots: number[] = [];
+  private outputSlots: number[] = [];
+  /** Names read here but defined in an enclosing scope, with their slots: looked up once per run. */
+  private outerSlots: { readonly slot: number; readonly name: string }[] = [];
+  /** Slots that steps produce into: what a run still holds there at its end is disposed. */
+  private producedSlots: number[] = [];
 
   constructor(private readonly graph: GraphProto, private readonly shared: SessionShared, outerNames: ReadonlySet<string>, private readonly what = 'graph') {
     this.outputNames = graph.output.map((v) => v.name ?? '');
@@ -93,6 +108,7 @@ export class GraphPlan {
     }
     if (shared.constantFolding) this.foldConstants();
     this.planReleases();
+    this.planSlots();
   }
 
   /** Kahn's algorithm, keeping the file's order among ready nodes; a cycle or an unresolvable input is an error naming the node. */
@@ -168,7 +184,7 @@ export class GraphPlan {
     }
     for (const o of node.output) if (o !== '') visible.add(o);
     const implicit = [...new Set(subgraphsOf(node).flatMap((g) => [...freeNames(g)]))];
-    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [], memos: new Map() };
+    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [], memos: new Map(), inputSlots: [], outputSlots: [], releaseSlots: [] };
   }
 
   /** Evaluates, once, every node that reads only constants (initialisers and earlier folded nodes). */
@@ -204,42 +220,99 @@ export class GraphPlan {
     for (const [name, step] of lastReader) if (produced.has(name) && !outputs.has(name)) step.release.push(name);
   }
 
+  /** Gives every name a slot in run()'s value array and resolves each step's names to slots. */
+  private planSlots(): void {
+    const slot = (name: string): number => {
+      let at = this.slotOf.get(name);
+      if (at === undefined) this.slotOf.set(name, (at = this.slotOf.size));
+      return at;
+    };
+    const local = new Set<string>([...this.constants.keys(), ...this.inputNames]);
+    for (const [name, v] of this.constants) this.slotTemplate[slot(name)] = v;
+    this.inputSlots = this.inputNames.map(slot);
+    const produced = new Set<number>();
+    const outer = new Set<string>();
+    const read = (name: string): void => {
+      if (name === '') return;
+      slot(name);
+      if (!local.has(name)) outer.add(name);
+    };
+    for (const step of this.steps) {
+      step.inputSlots = step.node.input.map((name) => (name === '' ? -1 : slot(name)));
+      for (const name of step.node.input) read(name);
+      for (const name of step.implicit) read(name);
+      step.outputSlots = step.node.output.map((name) => (name === '' ? -1 : slot(name)));
+      for (const name of step.node.output) {
+        if (name === '') continue;
+        local.add(name);
+        outer.delete(name);
+        produced.add(slot(name));
+      }
+      step.releaseSlots = step.release.map(slot);
+    }
+    for (const name of this.outputNames) read(name);
+    this.outputSlots = this.outputNames.map(slot);
+    this.slotTemplate.length = this.slotOf.size;
+    this.outerSlots = [...outer].map((name) => ({ slot: slot(name), name }));
+    this.producedSlots = [...produced];
+  }
+
   /**
    * Runs the graph. `feeds` are bound to the graph's inputs (they stay the caller's); the outputs
    * are new values the caller owns. Every intermediate is disposed, on failure too.
    */
   run(feeds: ReadonlyMap<string, Value>, outer?: OuterScope): Value[] {
-    const produced = new Map<string, Value>();
-    const lookup = (name: string): Value | undefined => produced.get(name) ?? feeds.get(name) ?? this.constants.get(name) ?? outer?.(name);
+    const values = this.slotTemplate.slice();
+    for (let i = 0; i < this.inputSlots.length; i++) values[this.inputSlots[i]] = feeds.get(this.inputNames[i]);
+    if (outer !== undefined) for (const { slot, name } of this.outerSlots) values[slot] = outer(name);
+    // Subgraphs see this graph's values, then the enclosing scopes'.
+    const lookup: OuterScope = (name) => {
+      const at = this.slotOf.get(name);
+      return (at === undefined ? undefined : values[at]) ?? outer?.(name);
+    };
+    const observe = this.shared.observe;
+    const backend = this.shared.backend;
     try {
       for (const step of this.steps) {
-        const outputs = this.runStep(step, lookup);
-        step.node.output.forEach((name, i) => {
+        const slots = step.inputSlots;
+        const inputs = new Array<Value | undefined>(slots.length);
+        for (let i = 0; i < slots.length; i++) {
+          if (slots[i] < 0) continue;
+          const v = values[slots[i]];
+          if (v === undefined) throw new MinnowError('INTERNAL', `onnx: ${step.label}: input '${step.node.input[i]}' has no value`);
+          inputs[i] = v;
+        }
+        const outputs = this.execute(step, inputs, backend, lookup);
+        const outSlots = step.outputSlots;
+        for (let i = 0; i < outputs.length; i++) {
           const v = outputs[i];
-          if (name !== '' && v !== undefined) {
-            produced.set(name, v);
-            this.shared.observe?.(name, v, this.what);
-          } else v?.dispose();
-        });
-        for (const name of step.release) {
-          produced.get(name)?.dispose();
-          produced.delete(name);
+          if (v === undefined) continue;
+          if (i < outSlots.length && outSlots[i] >= 0) {
+            values[outSlots[i]] = v;
+            observe?.(step.node.output[i], v, this.what);
+          } else v.dispose();
+        }
+        for (const at of step.releaseSlots) {
+          values[at]?.dispose();
+          values[at] = undefined;
         }
       }
-      return this.outputNames.map((name) => {
-        const own = produced.get(name);
-        if (own !== undefined) {
-          produced.delete(name);
-          // The same value may be listed as two outputs: the second gets its own alias.
-          if (this.outputNames.indexOf(name) !== this.outputNames.lastIndexOf(name)) produced.set(name, own.alias());
-          return own;
-        }
-        const v = lookup(name);
-        if (v === undefined) throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: output '${name}' has no value (an optional output that was not produced?)`);
-        return v.alias();
-      });
+      const results = new Array<Value>(this.outputSlots.length);
+      for (let i = 0; i < results.length; i++) {
+        const at = this.outputSlots[i];
+        const v = values[at];
+        if (v === undefined) throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: output '${this.outputNames[i]}' has no value (an optional output that was not produced?)`);
+        // A value a step produced is handed over (once: the same name listed twice gets an alias
+        // the second time); feeds, constants and outer values stay theirs, so the caller gets an alias.
+        if (this.producedSlots.includes(at) && this.outputSlots.indexOf(at) === i) {
+          results[i] = v;
+          values[at] = undefined;
+          if (this.outputSlots.lastIndexOf(at) !== i) values[at] = v.alias();
+        } else results[i] = v.alias();
+      }
+      return results;
     } finally {
-      for (const v of produced.values()) v.dispose();
+      for (const at of this.producedSlots) values[at]?.dispose();
     }
   }
 
@@ -287,6 +360,7 @@ export class GraphPlan {
     return { values, problems };
   }
 
+  /** Runs one step with its inputs found by `lookup` (constant folding, shape inference). */
   private runStep(step: Step, lookup: (name: string) => Value | undefined, backend = this.shared.backend): (Value | undefined)[] {
     const inputs = step.node.input.map((name) => {
       if (name === '') return undefined;
@@ -294,24 +368,35 @@ export class GraphPlan {
       if (v === undefined) throw new MinnowError('INTERNAL', `onnx: ${step.label}: input '${name}' has no value`);
       return v;
     });
-    const runSubgraph = (graph: GraphProto, values: readonly Value[]): Value[] => {
-      const plan = this.shared.subgraphPlans.get(graph);
-      if (plan === undefined) throw new MinnowError('INTERNAL', `onnx: ${step.label}: subgraph '${graph.name ?? ''}' was not planned`);
-      if (values.length !== plan.inputNames.length) {
-        throw new MinnowError('INVALID_MODEL', `onnx: ${step.label}: subgraph '${graph.name ?? ''}' takes ${plan.inputNames.length} inputs, ${values.length} given`);
-      }
-      return plan.run(new Map(plan.inputNames.map((n, i) => [n, values[i]])), lookup);
-    };
-    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, runSubgraph, step.memos);
-    let outputs: (Value | undefined)[] = [];
-    scope(() => {
+    return this.execute(step, inputs, backend, lookup);
+  }
+
+  /**
+   * Runs one step's op on `inputs` inside a scope of its own, so whatever the op made on the way
+   * is disposed, and types its outputs. `outer` is what the step's subgraphs see.
+   */
+  private execute(step: Step, inputs: readonly (Value | undefined)[], backend: string, outer: OuterScope): (Value | undefined)[] {
+    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, this.shared.subgraphPlans, outer, step.memos);
+    const token = enterScope();
+    let outputs: (Value | undefined)[];
+    try {
       const results = step.def.run(ctx);
       if (results.length > step.node.output.length) {
         throw new MinnowError('INTERNAL', `onnx: ${step.label}: produced ${results.length} outputs, the node lists ${step.node.output.length}`);
       }
-      outputs = results.map((r) => this.toValue(r, inputs, step));
-      return outputs.map((v) => v?.deviceTensor).filter((t): t is Tensor => t !== undefined);
-    });
+      outputs = new Array<Value | undefined>(results.length);
+      const kept: Tensor[] = [];
+      for (let i = 0; i < results.length; i++) {
+        const v = this.toValue(results[i], inputs, step);
+        outputs[i] = v;
+        const t = v?.deviceTensor;
+        if (t !== undefined) kept.push(t);
+      }
+      exitScope(token, kept);
+    } catch (error) {
+      exitScope(token);
+      throw error;
+    }
     return outputs;
   }
 
@@ -319,15 +404,25 @@ export class GraphPlan {
   private toValue(result: OpOutput, inputs: readonly (Value | undefined)[], step: Step): Value | undefined {
     if (result === undefined) return undefined;
     if (result instanceof Value) {
-      const shared = inputs.includes(result) || result.constant
-        || (result.deviceTensor !== undefined && inputs.some((v) => v?.deviceTensor === result.deviceTensor));
+      let shared = result.constant;
+      const device = result.deviceTensor;
+      for (let i = 0; !shared && i < inputs.length; i++) {
+        const v = inputs[i];
+        shared = v === result || (device !== undefined && v !== undefined && v.deviceTensor === device);
+      }
       return shared ? result.alias() : result;
     }
-    const tensor = inputs.some((v) => v?.deviceTensor === result) ? aliasTensor(result) : result;
+    let passedThrough = false;
     // The first input computed in the output's dtype lends its ONNX type (Where's X, not its bool
     // condition); ops whose output type differs from every such input (Cast, ArgMax) say so themselves.
-    const computesAs = (v: Value | undefined): boolean => v !== undefined && isComputable(v.elemType) && computeDType(v.elemType, step.label) === tensor.dtype;
-    return Value.fromTensor(tensor, inputs.find(computesAs)?.elemType ?? naturalType(tensor.dtype));
+    let elemType: number | undefined;
+    for (let i = 0; i < inputs.length; i++) {
+      const v = inputs[i];
+      if (v === undefined) continue;
+      if (v.deviceTensor === result) passedThrough = true;
+      if (elemType === undefined && isComputable(v.elemType) && computeDType(v.elemType, step.label) === result.dtype) elemType = v.elemType;
+    }
+    return Value.fromTensor(passedThrough ? aliasTensor(result) : result, elemType ?? naturalType(result.dtype));
   }
 
   /** Nodes left to run each time (after constant folding). */
