@@ -14,10 +14,13 @@ export interface WindowGeometry {
   readonly output: readonly number[];
 }
 
+/** What the geometry reads of a node: its attributes, and errors that name it (an OpContext, or the ONNX importer's view of a node). */
+export type WindowContext = Pick<OpContext, 'attrs' | 'error'>;
+
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] as const;
 export type AutoPad = (typeof AUTO_PADS)[number];
 
-export function autoPadOf(ctx: OpContext): AutoPad {
+export function autoPadOf(ctx: WindowContext): AutoPad {
   const value = ctx.attrs.string('auto_pad', 'NOTSET');
   if (!(AUTO_PADS as readonly string[]).includes(value)) {
     throw ctx.error('INVALID_MODEL', `auto_pad '${value}' is not one of ${AUTO_PADS.join(', ')}`);
@@ -26,7 +29,7 @@ export function autoPadOf(ctx: OpContext): AutoPad {
 }
 
 /** An ints attribute with one entry per spatial dim (default `fallback` each), checked to be >= `min`. */
-export function perDimAttr(ctx: OpContext, name: string, dims: number, fallback: number, min: number): number[] {
+export function perDimAttr(ctx: WindowContext, name: string, dims: number, fallback: number, min: number): number[] {
   const values = ctx.attrs.ints(name, new Array<number>(dims).fill(fallback));
   if (values.length !== dims) throw ctx.error('INVALID_MODEL', `attribute '${name}' has ${values.length} entries, the input has ${dims} spatial dims`);
   if (values.some((v) => v < min)) throw ctx.error('INVALID_MODEL', `attribute '${name}' [${values}] must be >= ${min}`);
@@ -34,14 +37,14 @@ export function perDimAttr(ctx: OpContext, name: string, dims: number, fallback:
 }
 
 /** Explicit pads (2 per spatial dim), defaulting to zeros. */
-export function padsAttr(ctx: OpContext, dims: number): number[] {
+export function padsAttr(ctx: WindowContext, dims: number): number[] {
   const pads = ctx.attrs.ints('pads', new Array<number>(2 * dims).fill(0));
   if (pads.length !== 2 * dims) throw ctx.error('INVALID_MODEL', `attribute 'pads' has ${pads.length} entries, ${2 * dims} expected (a begin and an end per spatial dim)`);
   return pads;
 }
 
 /** The kernel_shape attribute when given (it must agree with `fromWeight` when that is known). */
-export function kernelShapeAttr(ctx: OpContext, dims: number, fromWeight?: readonly number[]): number[] {
+export function kernelShapeAttr(ctx: WindowContext, dims: number, fromWeight?: readonly number[]): number[] {
   if (!ctx.attrs.has('kernel_shape')) {
     if (fromWeight === undefined) throw ctx.error('INVALID_MODEL', "required attribute 'kernel_shape' is missing");
     return [...fromWeight];
@@ -63,7 +66,7 @@ const extent = (kernel: number, dilation: number): number => (kernel - 1) * dila
  * that would start in the end padding (as ONNX's reference and onnxruntime do).
  */
 export function windowGeometry(
-  ctx: OpContext,
+  ctx: WindowContext,
   input: readonly number[],
   kernel: readonly number[],
   options: { ceilMode?: boolean } = {},
