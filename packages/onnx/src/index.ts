@@ -25,6 +25,9 @@ export type { OpContext, OperatorDefinition, OperatorTable, OpOutput } from './e
 export { findOperator, supportedOperators } from './exec/registry.js';
 export { GraphBuilder, attr, tensorValueInfo, type BuildOptions, type ValueDim } from './builder.js';
 export { exportModule, type ExportModuleOptions } from './export/index.js';
+export {
+  moduleFromOnnx, type ImportOptions, type ImportReport, type ImportedLayer, type ImportedModule,
+} from './import/index.js';
 export type { InferredValue, ShapeInference } from './exec/infer.js';
 export { summarizeModel, type ModelSummary } from './summary.js';
 export { fuseQuantized } from './exec/fuse/index.js';
