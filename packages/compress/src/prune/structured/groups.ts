@@ -122,7 +122,7 @@ export class ChannelGroups {
       return {
         id: index,
         producers: info.producers.map((p) => p.layer),
-        followers: [...info.followers],
+        followers: [...info.followers].filter((f) => !info.producers.some((p) => p.layer === f)),
         channels: info.size,
         kept: kept ?? Array.from({ length: info.size }, (_, c) => c),
         pruned: kept !== undefined,
