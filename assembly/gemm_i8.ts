@@ -27,6 +27,7 @@
 // a 7-bit operand, and V8 11.3's Liftoff computes it wrongly).
 
 import { gemmI8Thin, gemmI8ThinScratchBytes, I8_THIN_ROWS } from './gemm_i8_thin';
+import { EPI_BYTES, MODE_I32, MODE_Q8, epilogueRows, prepareParams, prepareRequant, storeRow } from './epilogue_i8';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -34,10 +35,6 @@ const B_SLAB_BYTES: i32 = 2 << 20;
 const MIN_SLAB_COLUMNS: i32 = 256;
 const A_BLOCK_BYTES: i32 = 192 << 10;
 const TILE_BYTES: i32 = MR * NR * 4;
-
-const MODE_I32: i32 = 0;
-const MODE_DEQUANT: i32 = 1;
-const MODE_REQUANT: i32 = 2;
 
 @inline function roundUpTo(x: i32, multiple: i32): i32 {
   return (x + multiple - 1) / multiple * multiple;
@@ -55,12 +52,22 @@ function blockRows(m: i32, kp: i32): i32 {
   return min(mc, roundUpTo(m, MR));
 }
 
-/** Scratch bytes gemmI8, gemmI8DequantF32 and gemmI8Requant need for these sizes (scratch 16-byte aligned). */
+/** Bytes of the scale and bias tables (one per row or column, padded), the epilogue constants and an edge tile. */
+function paramBytes(m: i32, n: i32): i32 {
+  return roundUpTo(max(m, n), NR) * 8 + EPI_BYTES + TILE_BYTES;
+}
+
+/** Scratch for the thin path: its a' rows, then the int32 accumulators (the epilogue runs over them after). */
+function thinBytes(m: i32, n: i32, k: i32): i32 {
+  return roundUpTo(gemmI8ThinScratchBytes(m, k), 16) + roundUpTo(m * n * 4, 16);
+}
+
+/** Scratch bytes gemmI8 and gemmI8Scaled need for these sizes (scratch 16-byte aligned). */
 export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kp = (max(k, 0) + 1) >> 1;
-  const thin = m <= I8_THIN_ROWS ? gemmI8ThinScratchBytes(m, k) : 0;
-  return max(thin, kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp) + roundUpTo(n, NR) * 8 + EPI_BYTES + TILE_BYTES);
+  const thin = m <= I8_THIN_ROWS ? thinBytes(m, n, k) : 0;
+  return max(thin, kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp)) + paramBytes(m, n);
 }
 
 // ---- packing ------------------------------------------------------------------------------
@@ -208,65 +215,6 @@ function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: boo
   return q;
 }
 
-// ---- epilogue helpers ---------------------------------------------------------------------
-
-// Per-call constants for the epilogues, splatted once into scratch (EPI_BYTES): requantization
-// bounds and rounding constants.
-const EPI_LO: i32 = 0;
-const EPI_HI: i32 = 16;
-const EPI_MAGIC: i32 = 32;
-const EPI_ZERO: i32 = 48;
-const EPI_OUT_SCALE: i32 = 64;
-const EPI_BYTES: i32 = 80;
-
-/** Multipliers for one row: the column values, times this row's A scale when A is per row (`as` != 0). */
-@inline function rowMultiplier(s: v128, as: usize, mode: i32, ep: usize): v128 {
-  if (as == 0) return s;
-  const m = f32x4.mul(f32x4.splat(load<f32>(as)), s);
-  return mode == MODE_DEQUANT ? m : f32x4.div(m, v128.load(ep, EPI_OUT_SCALE));
-}
-
-/** out = f32(acc) * (aScale * bScale) (+ bias): 8 floats of one row at `d`. */
-@inline function dequantRow(x0: v128, x1: v128, s0: v128, s1: v128, as: usize, bias: usize, d: usize, ep: usize): void {
-  let y0 = f32x4.mul(f32x4.convert_i32x4_s(x0), rowMultiplier(s0, as, MODE_DEQUANT, ep));
-  let y1 = f32x4.mul(f32x4.convert_i32x4_s(x1), rowMultiplier(s1, as, MODE_DEQUANT, ep));
-  if (bias != 0) {
-    y0 = f32x4.add(y0, v128.load(bias));
-    y1 = f32x4.add(y1, v128.load(bias, 16));
-  }
-  v128.store(d, y0);
-  v128.store(d, y1, 16);
-}
-
-/**
- * out = saturate(roundHalfEven(f32(acc) * multiplier) + outZero): 8 bytes of one row at `d`.
- * Clamps to [qmin - z, qmax - z] first, then rounds by adding 1.5 * 2^23 (the f32 add rounds to
- * even and leaves the integer in the low mantissa bits): onnxruntime's MlasRequantizeOutput,
- * operand order included, so a NaN clamps to qmin as there. pmax/pmin are single maxps/minps,
- * where max/min cost V8 a NaN-propagating sequence.
- */
-@inline function requantRow(x0: v128, x1: v128, s0: v128, s1: v128, as: usize, signed: bool, d: usize, ep: usize): void {
-  const lo = v128.load(ep, EPI_LO), hi = v128.load(ep, EPI_HI), magic = v128.load(ep, EPI_MAGIC);
-  const zero = v128.load(ep, EPI_ZERO);
-  let y0 = f32x4.mul(f32x4.convert_i32x4_s(x0), rowMultiplier(s0, as, MODE_REQUANT, ep));
-  let y1 = f32x4.mul(f32x4.convert_i32x4_s(x1), rowMultiplier(s1, as, MODE_REQUANT, ep));
-  y0 = i32x4.add(f32x4.add(f32x4.pmin(hi, f32x4.pmax(lo, y0)), magic), zero);
-  y1 = i32x4.add(f32x4.add(f32x4.pmin(hi, f32x4.pmax(lo, y1)), magic), zero);
-  const w = i16x8.narrow_i32x4_s(y0, y1);
-  v128.store64_lane(d, signed ? i8x16.narrow_i16x8_s(w, w) : i8x16.narrow_i16x8_u(w, w), 0);
-}
-
-@inline function storeRow(mode: i32, x0: v128, x1: v128, s0: v128, s1: v128, as: usize, bias: usize, signed: bool, d: usize, ep: usize): void {
-  if (mode == MODE_I32) {
-    v128.store(d, x0);
-    v128.store(d, x1, 16);
-  } else if (mode == MODE_DEQUANT) {
-    dequantRow(x0, x1, s0, s1, as, bias, d, ep);
-  } else {
-    requantRow(x0, x1, s0, s1, as, signed, d, ep);
-  }
-}
-
 // ---- micro-kernel -------------------------------------------------------------------------
 
 @inline function dotAdd(acc: v128, a: v128, b: v128): v128 {
@@ -275,9 +223,8 @@ const EPI_BYTES: i32 = 80;
 
 /**
  * The MR x NR tile of A panel `pa` times B strip `pb` over kp pairs, written through the epilogue
- * `mode` as rows `ds` bytes apart from `d`. Column scales (or requant multipliers) for this
- * tile's 8 columns are at `cs`, bias at `bias` (0: none), this tile's first row A scale at `as`
- * (0: A per tensor, already folded into cs), signed output flag and constants `ep` for requant.
+ * `mode` (epilogue_i8.ts) as rows `ds` bytes apart from `d`. Scales and biases at `sp` and `bp`:
+ * this tile's 8 columns' (perRow false) or its 4 rows' (perRow true).
  *
  * The k loop is unrolled by two pairs with a conditional exit between the halves: without the
  * exit, Binaryen merges both halves into one expression per accumulator and TurboFan then loads
@@ -287,7 +234,7 @@ const EPI_BYTES: i32 = 80;
  */
 function kernel4x8(
   pa: usize, pb: usize, kp: i32, mode: i32, d: usize, ds: usize,
-  cs: usize, bias: usize, as: usize, signed: bool, ep: usize,
+  perRow: bool, sp: usize, bp: usize, signed: bool, ep: usize,
 ): void {
   let c00 = i32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const end = pb + (<usize>kp << 5);
@@ -314,49 +261,29 @@ function kernel4x8(
     pa += 32;
     pb += 64;
   }
-  let s0 = c00, s1 = c00;
-  if (mode != MODE_I32) {
-    s0 = v128.load(cs);
-    s1 = v128.load(cs, 16);
+  if (mode == MODE_I32 || !perRow) {
+    let s0 = c00, s1 = c00, b0 = c00, b1 = c00;
+    if (mode != MODE_I32) {
+      s0 = v128.load(sp); s1 = v128.load(sp, 16);
+      b0 = v128.load(bp); b1 = v128.load(bp, 16);
+    }
+    storeRow(mode, c00, c01, s0, s1, b0, b1, signed, d, ep);
+    storeRow(mode, c10, c11, s0, s1, b0, b1, signed, d + ds, ep);
+    storeRow(mode, c20, c21, s0, s1, b0, b1, signed, d + 2 * ds, ep);
+    storeRow(mode, c30, c31, s0, s1, b0, b1, signed, d + 3 * ds, ep);
+  } else {
+    let s = v128.load32_splat(sp), b = v128.load32_splat(bp);
+    storeRow(mode, c00, c01, s, s, b, b, signed, d, ep);
+    s = v128.load32_splat(sp, 4); b = v128.load32_splat(bp, 4);
+    storeRow(mode, c10, c11, s, s, b, b, signed, d + ds, ep);
+    s = v128.load32_splat(sp, 8); b = v128.load32_splat(bp, 8);
+    storeRow(mode, c20, c21, s, s, b, b, signed, d + 2 * ds, ep);
+    s = v128.load32_splat(sp, 12); b = v128.load32_splat(bp, 12);
+    storeRow(mode, c30, c31, s, s, b, b, signed, d + 3 * ds, ep);
   }
-  const step: usize = as != 0 ? 4 : 0;
-  storeRow(mode, c00, c01, s0, s1, as, bias, signed, d, ep);
-  storeRow(mode, c10, c11, s0, s1, as + step, bias, signed, d + ds, ep);
-  storeRow(mode, c20, c21, s0, s1, as + 2 * step, bias, signed, d + 2 * ds, ep);
-  storeRow(mode, c30, c31, s0, s1, as + 3 * step, bias, signed, d + 3 * ds, ep);
 }
 
 // ---- driver -------------------------------------------------------------------------------
-
-/** Column parameters over n padded to NR: [0, npad) scale or multiplier, [npad, 2 npad) bias. */
-function prepareColumns(
-  mode: i32, n: i32, npad: i32, aScale: usize, aScalePerRow: bool, bScale: usize, bScalePerCol: bool,
-  bias: usize, outScale: f32, dst: usize,
-): void {
-  const a0 = load<f32>(aScale);
-  const b0 = load<f32>(bScale);
-  for (let j = 0; j < npad; j++) {
-    let s: f32 = 0, bj: f32 = 0;
-    if (j < n) {
-      const bs = bScalePerCol ? load<f32>(bScale + (<usize>j << 2)) : b0;
-      // The product before the division, each rounded to f32: onnxruntime's order.
-      s = aScalePerRow ? bs : (mode == MODE_DEQUANT ? a0 * bs : a0 * bs / outScale);
-      if (bias != 0) bj = load<f32>(bias + (<usize>j << 2));
-    }
-    store<f32>(dst + (<usize>j << 2), s);
-    store<f32>(dst + (<usize>(npad + j) << 2), bj);
-  }
-}
-
-function prepareRequant(outScale: f32, outZero: i32, outSigned: bool, ep: usize): void {
-  const qmin = outSigned ? -128 : 0;
-  const qmax = outSigned ? 127 : 255;
-  v128.store(ep, f32x4.splat(<f32>(qmin - outZero)), EPI_LO);
-  v128.store(ep, f32x4.splat(<f32>(qmax - outZero)), EPI_HI);
-  v128.store(ep, f32x4.splat(12582912.0), EPI_MAGIC); // 1.5 * 2^23
-  v128.store(ep, i32x4.splat(outZero - 0x4b400000), EPI_ZERO);
-  v128.store(ep, f32x4.splat(outScale), EPI_OUT_SCALE);
-}
 
 /** Copies `rows` x `cols` elements of `bytes` (1 or 4) bytes from the tile buffer (rows NR * 4 bytes apart) to out. */
 function copyEdge(tile: usize, out: usize, rowBytes: usize, rows: i32, cols: i32, bytes: i32): void {
@@ -371,31 +298,22 @@ function copyEdge(tile: usize, out: usize, rowBytes: usize, rows: i32, cols: i32
   }
 }
 
+/** The packed product, every tile through the epilogue `mode`; scales/biases as prepareParams laid them out (0: MODE_I32). */
 function gemmDriver(
   mode: i32, m: i32, n: i32, k: i32,
   a: usize, aRowStride: i32, aColStride: i32, aSigned: bool, aZero: usize, aZeroPerRow: bool,
   b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
-  aScale: usize, aScalePerRow: bool, bScale: usize, bScalePerCol: bool, bias: usize,
-  outScale: f32, outZero: i32, outSigned: bool, out: usize, scratch: usize,
+  perRow: bool, scales: usize, biases: usize, outSigned: bool, ep: usize, out: usize, scratch: usize,
 ): void {
-  if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
   const kp = (k + 1) >> 1;
   const nc = slabColumns(n, kp);
   const mc = blockRows(m, kp);
-  const npad = roundUpTo(n, NR);
   const packB = scratch;
   const packA = packB + <usize>(kp * 4 * nc);
-  const colParams = packA + <usize>(kp * 4 * mc);
-  const ep = colParams + <usize>(npad * 8);
   const tile = ep + <usize>EPI_BYTES;
-  if (mode != MODE_I32) {
-    prepareColumns(mode, n, npad, aScale, aScalePerRow, bScale, bScalePerCol, bias, outScale, colParams);
-    if (mode == MODE_REQUANT) prepareRequant(outScale, outZero, outSigned, ep);
-  }
-  const outBytes = mode == MODE_REQUANT ? 1 : 4;
+  const outBytes = mode == MODE_Q8 ? 1 : 4;
   const rowBytes = <usize>(n * outBytes);
-  const biasParams = mode == MODE_DEQUANT && bias != 0 ? colParams + <usize>(npad * 4) : 0;
   const stripBytes = kp * NR * 4;
   const panelBytes = kp * MR * 4;
   for (let j0 = 0; j0 < n; j0 += nc) {
@@ -414,38 +332,18 @@ function gemmDriver(
         const pb = packB + <usize>(s / NR * stripBytes);
         const cols = min(NR, nb - s);
         const j = j0 + s;
-        const cs = colParams + (<usize>j << 2);
-        const bp = biasParams != 0 ? biasParams + (<usize>j << 2) : 0;
         for (let r = 0; r < mb; r += MR) {
           const pa = packA + <usize>(r / MR * panelBytes);
           const rows = min(MR, mb - r);
           const i = i0 + r;
-          const as = mode != MODE_I32 && aScalePerRow ? aScale + (<usize>i << 2) : 0;
+          const at: usize = perRow ? <usize>i << 2 : <usize>j << 2;
           const d = out + <usize>i * rowBytes + <usize>(j * outBytes);
-          if (rows == MR && cols == NR) {
-            kernel4x8(pa, pb, kp, mode, d, rowBytes, cs, bp, as, outSigned, ep);
-          } else if (as != 0 && rows < MR) {
-            // Edge rows with per-row A scales: only valid rows' scales may be read.
-            kernel4x8(pa, pb, kp, MODE_I32, tile, NR * 4, cs, bp, 0, outSigned, ep);
-            edgeRows(mode, tile, rows, cs, bp, as, outSigned, ep);
-          } else {
-            kernel4x8(pa, pb, kp, mode, tile, NR * 4, cs, bp, as, outSigned, ep);
-          }
-          if (rows < MR || cols < NR) {
-            copyEdge(tile, d, rowBytes, rows, cols, outBytes);
-          }
+          const edge = rows < MR || cols < NR;
+          kernel4x8(pa, pb, kp, mode, edge ? tile : d, edge ? <usize>(NR * 4) : rowBytes, perRow, scales + at, biases + at, outSigned, ep);
+          if (edge) copyEdge(tile, d, rowBytes, rows, cols, outBytes);
         }
       }
     }
-  }
-}
-
-/** Applies the epilogue in place to `rows` rows of a tile buffer holding int32 (A scale per row). */
-function edgeRows(mode: i32, tile: usize, rows: i32, cs: usize, bias: usize, as: usize, signed: bool, ep: usize): void {
-  const s0 = v128.load(cs), s1 = v128.load(cs, 16);
-  for (let r = 0; r < rows; r++) {
-    const t = tile + <usize>(r * NR * 4);
-    storeRow(mode, v128.load(t), v128.load(t, 16), s0, s1, as + (<usize>r << 2), bias, signed, t, ep);
   }
 }
 
@@ -460,35 +358,42 @@ export function gemmI8(
   // A few rows of A: B is read in place, unpacked (gemm_i8_thin.ts).
   if (gemmI8Thin(m, n, max(k, 0), a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
     b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, c, scratch)) return;
+  const ep = scratch + <usize>(gemmI8ScratchBytes(m, n, k) - EPI_BYTES - TILE_BYTES);
   gemmDriver(MODE_I32, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
-    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, 0, false, 0, false, 0, 1, 0, false, c, scratch);
-}
-
-/** out[i,j] = f32(C[i,j]) * (aScale[i or 0] * bScale[j or 0]) (+ bias[j] when bias != 0), float32 [m, n]. */
-export function gemmI8DequantF32(
-  m: i32, n: i32, k: i32,
-  a: usize, aRowStride: i32, aColStride: i32, aSigned: bool, aZero: usize, aZeroPerRow: bool,
-  b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
-  aScale: usize, aScalePerRow: bool, bScale: usize, bScalePerCol: bool, bias: usize,
-  out: usize, scratch: usize,
-): void {
-  gemmDriver(MODE_DEQUANT, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
-    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, aScale, aScalePerRow, bScale, bScalePerCol, bias,
-    1, 0, false, out, scratch);
+    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, false, 0, 0, false, ep, c, scratch);
 }
 
 /**
- * out[i,j] = saturate(roundHalfEven(f32(C[i,j]) * ((aScale * bScale) / outScale)) + outZero), int8 or
- * uint8 [m, n]: ONNX QLinearMatMul, with the multiplier rounded to f32 as onnxruntime computes it.
+ * matmulIntegerScaled: (A - aZero) (B - bZero) + bias, times scale, through epilogue `mode`
+ * (MODE_F32: float32 out; MODE_Q8: int8/uint8 out with `outZero`), [m, n] row-major. Scale (f32)
+ * and bias (i32, address 0 for none) are read at element strides (0: one value for all), one per
+ * row when perRow, else one per column.
  */
-export function gemmI8Requant(
+export function gemmI8Scaled(
   m: i32, n: i32, k: i32,
   a: usize, aRowStride: i32, aColStride: i32, aSigned: bool, aZero: usize, aZeroPerRow: bool,
   b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
-  aScale: usize, aScalePerRow: bool, bScale: usize, bScalePerCol: bool,
-  outScale: f32, outZero: i32, outSigned: bool, out: usize, scratch: usize,
+  mode: i32, perRow: bool, scale: usize, scaleStride: i32, bias: usize, biasStride: i32,
+  outZero: i32, outSigned: bool, out: usize, scratch: usize,
 ): void {
-  gemmDriver(MODE_REQUANT, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
-    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, aScale, aScalePerRow, bScale, bScalePerCol, 0,
-    outScale, outZero, outSigned, out, scratch);
+  if (m <= 0 || n <= 0) return;
+  if (k < 0) k = 0;
+  const total = gemmI8ScratchBytes(m, n, k);
+  const ep = scratch + <usize>(total - EPI_BYTES - TILE_BYTES);
+  const count = roundUpTo(max(m, n), NR);
+  const scales = ep - <usize>(count * 8);
+  const biases = scales + <usize>(count * 4);
+  prepareParams(perRow ? m : n, count, scale, scaleStride, bias, biasStride, scales, biases);
+  if (mode == MODE_Q8) prepareRequant(outZero, outSigned, ep);
+  if (m <= I8_THIN_ROWS) {
+    // The thin path finishes its accumulators in scratch; the epilogue then reads them once.
+    const acc = scratch + <usize>roundUpTo(gemmI8ThinScratchBytes(m, k), 16);
+    if (gemmI8Thin(m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+      b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, acc, scratch)) {
+      epilogueRows(mode, m, n, acc, perRow, scales, biases, outSigned, out, ep);
+      return;
+    }
+  }
+  gemmDriver(mode, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+    b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, perRow, scales, biases, outSigned, ep, out, scratch);
 }

@@ -102,7 +102,8 @@ describe('backend registry', () => {
   it('the op table and the js kernels cover every kernel primitive', () => {
     const names = Object.keys(PRIMITIVES);
     expect(names.length).toBeGreaterThanOrEqual(25);
-    expect(names.length).toBeLessThanOrEqual(35);
+    // A deliberate bound on the primitive set; each new primitive must be one that composition cannot make fast (spmm, matmulIntegerScaled's fused epilogue).
+    expect(names.length).toBeLessThanOrEqual(36);
     for (const op of KERNEL_OPS) {
       expect(typeof jsKernels[op], op).toBe('function');
       expect(PRIMITIVES[op].kind).not.toBe('view');

@@ -293,7 +293,7 @@ function floatFeed(dims: number[], seed: number): Record<string, Feed> {
 /**
  * The fused model agrees with the QDQ model run unfused (on minnow) and with onnxruntime (which
  * applies its own QDQ fusions), on both backends, to within `steps` output quantization steps;
- * onnxruntime also runs the fused model (standard ops only) to the same result.
+ * onnxruntime also runs the fused model (standard ops, and its own com.microsoft QGemm) to the same result.
  */
 async function expectAgreement(qdq: ModelProto, fused: ModelProto, feeds: Record<string, Feed>, step: number, steps = 1): Promise<void> {
   const tolerance = steps * step * (1 + 1e-5) + 1e-6;
@@ -314,23 +314,29 @@ describe('fuseQuantized: QDQ products onto the integer kernels', () => {
     await expectAgreement(m, fused, floatFeed([3, 48], 2), outScale);
   });
 
-  it('Gemm with an int32 bias and a Relu folded into its QuantizeLinear, then a float Gemm: MatMulInteger chains, the Relu gone', async () => {
+  it('Gemm with an int32 bias and a Relu folded into its QuantizeLinear, then a float Gemm: two com.microsoft QGemm, the Relu gone', async () => {
     const { m, outScale } = qdqModel([5, 64], [
       { op: 'Gemm', weightDims: [40, 64], bias: true, relu: true },
       { op: 'Gemm', weightDims: [7, 40], bias: true, quantizeOutput: false },
     ], 3);
     const fused = fuseQuantized(m);
-    expect(opTypes(fused)).toEqual([
-      'QuantizeLinear', 'DequantizeLinear', 'MatMulInteger', 'DequantizeLinear', 'Mul', 'Add', 'QuantizeLinear',
-      'DequantizeLinear', 'MatMulInteger', 'DequantizeLinear', 'Mul', 'Add', 'Identity',
-    ]);
+    expect(opTypes(fused)).toEqual(['QuantizeLinear', 'QGemm', 'QGemm', 'Identity']);
+    expect(fused.graph!.node.filter((n) => n.opType === 'QGemm').map((n) => n.domain)).toEqual(['com.microsoft', 'com.microsoft']);
+    expect(fused.opsetImport).toContainEqual({ domain: 'com.microsoft', version: 1 });
+    // The weights stay as stored ([N, K], transB): no transposed copy.
+    expect(fused.graph!.initializer.map((t) => t.name)).not.toContain('w0_transposed');
     expect(outScale).toBe(0.05);
     // The last layer is float: its error is the first layer's step carried through 40 weights.
     const feeds = floatFeed([5, 64], 4);
     const qdq = runMinnow(m, feeds, 'wasm').y;
-    const got = runMinnow(fused, feeds, 'wasm').y;
-    expect(largestDifference(got, qdq)).toBeLessThanOrEqual(0.05 * 40 * 0.008 * 1.001);
-    expect(largestDifference(got, (await runOrt(m, feeds)).y)).toBeLessThanOrEqual(0.05 * 40 * 0.008 * 1.001);
+    const ortFused = (await runOrt(fused, feeds)).y;
+    for (const backend of BACKENDS) {
+      const got = runMinnow(fused, feeds, backend).y;
+      expect(largestDifference(got, qdq)).toBeLessThanOrEqual(0.05 * 40 * 0.008 * 1.001);
+      expect(largestDifference(got, (await runOrt(m, feeds)).y)).toBeLessThanOrEqual(0.05 * 40 * 0.008 * 1.001);
+      // onnxruntime runs the fused model's QGemm nodes with its own kernels: the same numbers, bit for bit.
+      expect(got, `${backend}: fused, minnow vs onnxruntime`).toEqual(ortFused);
+    }
   });
 
   it('Conv with bias and Relu becomes QLinearConv; a float Conv output becomes ConvInteger; a shallow Conv stays float', async () => {

@@ -3,6 +3,7 @@ import { MinnowError, allocateArray, sizeOf } from '@minnow/core';
 import { type GpuBuffer, deleteDeviceData, deviceBytes } from './buffer.js';
 import { EXACT_INTEGER_LIMIT, boundOfValues, resultBound } from './exactness.js';
 import { cast, elementwise, type ElementwiseOp } from './kernels/elementwise.js';
+import { matmulIntegerScaled } from './kernels/integer.js';
 import { conv2d, matmul } from './kernels/linalg.js';
 import { gather, pad } from './kernels/movement.js';
 import { dequantize, quantize } from './kernels/quantize.js';
@@ -86,6 +87,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
     gather: (inputs, output, attrs: PrimitiveAttrs['gather']) => gather(programs, inputs[0], inputs[1], output, attrs.axis, readView),
     quantize: (inputs, output, attrs: PrimitiveAttrs['quantize']) => quantize(programs, inputs, output, attrs),
     dequantize: (inputs, output, attrs: PrimitiveAttrs['dequantize']) => dequantize(programs, inputs, output, attrs),
+    matmulIntegerScaled: (inputs, output, attrs: PrimitiveAttrs['matmulIntegerScaled']) => matmulIntegerScaled(programs, inputs, output, attrs, boundOf),
   };
 
   const kernels = {} as Record<KernelOp, AnyKernel>;

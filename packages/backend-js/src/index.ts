@@ -3,7 +3,7 @@ import { DTYPES, MinnowError, allocateArray, bytesPerElement } from '@minnow/cor
 import { binaryKernels, cast, unaryKernels, where } from './kernels/elementwise.js';
 import { conv2d, matmul, matmulInteger } from './kernels/linalg.js';
 import { gather, pad } from './kernels/movement.js';
-import { dequantize, quantize } from './kernels/quantize.js';
+import { dequantize, matmulIntegerScaled, quantize } from './kernels/quantize.js';
 import { reduceMax, sum } from './kernels/reduce.js';
 import { spmm } from './kernels/sparse.js';
 
@@ -27,6 +27,7 @@ export const jsKernels: Kernels<TypedArray> = {
   spmm,
   quantize,
   dequantize,
+  matmulIntegerScaled,
 };
 
 export function createJsBackend(name = 'js'): Backend<TypedArray> {

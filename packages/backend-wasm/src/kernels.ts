@@ -3,6 +3,7 @@ import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContig
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
 import { writeConv2d, writeElementwise, writeReduce } from './descriptor.js';
+import { integerKernels } from './kernels-int8.js';
 import { nativeSpmm } from './spmm.js';
 
 /** What native kernels need from the backend: the module, memory, and argument/scratch space. */
@@ -69,7 +70,7 @@ function quantDescriptor(ctx: NativeContext, x: View, scale: View, zero: View, a
  * Calls `body` with the byte addresses of each matrix of a batched product (batch dims already
  * broadcast, stride 0 where repeated) and the byte offset of its output matrix.
  */
-function forEachMatrix(a: View, b: View, outMatrixBytes: number, body: (aAddress: number, bAddress: number, outOffset: number) => void, ctx: NativeContext): void {
+export function forEachMatrix(a: View, b: View, outMatrixBytes: number, body: (aAddress: number, bAddress: number, outOffset: number) => void, ctx: NativeContext): void {
   const batchShape = a.shape.slice(0, -2);
   const count = sizeOf(batchShape);
   const rank = batchShape.length;
@@ -91,17 +92,6 @@ function forEachMatrix(a: View, b: View, outMatrixBytes: number, body: (aAddress
       index[d] = 0;
     }
   }
-}
-
-/** The values of a zero-point view (scalar or 1-D) as int32s written to a temporary block; returns its address. */
-function zeroPointsBlock(ctx: NativeContext, view: View): number {
-  const n = sizeOf(view.shape);
-  const ptr = ctx.allocateTemporary(n * 4);
-  const source = viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length);
-  const target = new Int32Array(ctx.memory.buffer, ptr, n);
-  const stride = view.shape.length === 1 ? view.strides[0] : 0;
-  for (let i = 0; i < n; i++) target[i] = source[view.offset + i * stride];
-  return ptr;
 }
 
 export function nativeKernels(ctx: NativeContext): NativeKernels {
@@ -197,35 +187,7 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
       forEachMatrix(a, b, m * n * 4, (pa, pb, out) => gemm(m, n, k, pa, ar, ac, pb, br, bc, output.buffer.ptr + out, scratch), ctx);
       return true;
     },
-    matmulInteger: (inputs, output) => {
-      const [a, b, aZero, bZero] = inputs;
-      if (!exports.gemmI8 || !exports.gemmI8ScratchBytes) return false;
-      const r = a.shape.length;
-      const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
-      const scratch = ctx.scratch(exports.gemmI8ScratchBytes(m, n, k));
-      const za = zeroPointsBlock(ctx, aZero);
-      const zb = zeroPointsBlock(ctx, bZero);
-      const gemm = exports.gemmI8;
-      // As for matmul: strides of size-1 dims made contiguous, so the kernel's layout tests see through them.
-      const ac = k === 1 ? 1 : a.strides[r - 1];
-      const ar = m === 1 ? k * ac : a.strides[r - 2];
-      const bc = n === 1 ? 1 : b.strides[r - 1];
-      const br = k === 1 ? n * bc : b.strides[r - 2];
-      try {
-        forEachMatrix(a, b, m * n * 4, (pa, pb, out) => {
-          gemm(
-            m, n, k,
-            pa, ar, ac, a.dtype === 'int8' ? 1 : 0, za, sizeOf(aZero.shape) > 1 ? 1 : 0,
-            pb, br, bc, b.dtype === 'int8' ? 1 : 0, zb, sizeOf(bZero.shape) > 1 ? 1 : 0,
-            output.buffer.ptr + out, scratch,
-          );
-        }, ctx);
-      } finally {
-        ctx.freeTemporary(za);
-        ctx.freeTemporary(zb);
-      }
-      return true;
-    },
+    ...integerKernels(ctx),
     conv2d: (inputs, output, attrs) => {
       const [x, w] = inputs;
       if (!f32(x, w) || !exports.conv2dF32 || !exports.conv2dF32ScratchBytes) return false;

@@ -22,6 +22,13 @@ export interface KernelExports {
     c: number, scratch: number,
   ): void;
   gemmI8ScratchBytes?(m: number, n: number, k: number): number;
+  gemmI8Scaled?(
+    m: number, n: number, k: number,
+    a: number, aRowStride: number, aColStride: number, aSigned: number, aZero: number, aZeroPerRow: number,
+    b: number, bRowStride: number, bColStride: number, bSigned: number, bZero: number, bZeroPerCol: number,
+    mode: number, perRow: number, scale: number, scaleStride: number, bias: number, biasStride: number,
+    outZero: number, outSigned: number, out: number, scratch: number,
+  ): void;
   spmmF32?(
     m: number, n: number, k: number, values: number, cols: number, rowPtr: number,
     b: number, bRowStride: number, bColStride: number, c: number, scratch: number,

@@ -17,6 +17,7 @@ export type { Backend, BackendFactory, BackendInfo, BackendMemory, BufferView, K
 export {
   KERNEL_OPS, PRIMITIVES, type Conv2dAttrs, type DequantizeAttrs, type KernelOp, type PrimOp, type PrimitiveAttrs,
   type PrimitiveKind, type PrimitiveSpec, type QuantizeAttrs, type QuantizedType, type ViewOp,
+  type MatmulIntegerScaledAttrs, type ScaledOutputType,
 } from './ops/table.js';
 export {
   backendStatus, defaultBackendName, eraseBufferType, getBackend, init, isInitialized, registerBackend, registeredBackends,
@@ -40,6 +41,7 @@ export {
   argmax, clamp, concat, erf, gelu, layerNorm, leakyRelu, linear, logSoftmax, logsumexp, mean, min, relu, sigmoid,
   silu, softmax, softplus, square, variance,
 } from './ops/math.js';
+export { matmulIntegerScaled, type MatmulIntegerScaledOptions } from './ops/matmul-integer-scaled.js';
 export { quantizedRange, roundHalfToEven } from './numeric.js';
 export { broadcastParameter, fakeQuantize, type FakeQuantizeOptions } from './ops/fake-quantize.js';
 export { isGradEnabled, noGrad, type SavePolicy, type SaveSpec } from './autograd/graph.js';

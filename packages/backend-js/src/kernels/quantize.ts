@@ -1,6 +1,7 @@
 import type { BufferView, Kernel, TypedArray } from '@minnow/core';
-import { quantizedRange, roundHalfToEven, sizeOf } from '@minnow/core';
+import { contiguousStrides, quantizedRange, roundHalfToEven, sizeOf } from '@minnow/core';
 import { viewOffsets } from '../strided.js';
+import { matmulInteger } from './linalg.js';
 
 type Buf = TypedArray;
 
@@ -53,5 +54,45 @@ export const dequantize: Kernel<Buf, 'dequantize'> = (inputs, output, attrs) => 
   const dst = output.buffer;
   for (let i = 0; i < dst.length; i++) {
     dst[i] = (x.buffer[xo ? xo[i] : x.offset + i] - zero.buffer[zo[i]]) * scale.buffer[so[i]];
+  }
+};
+
+/** A scale or bias view (scalar or 1-D) as its values in order. */
+function vectorOf(view: BufferView<Buf>): number[] {
+  const n = sizeOf(view.shape);
+  const stride = view.shape.length === 1 ? view.strides[0] : 0;
+  return Array.from({ length: n }, (_, i) => view.buffer[view.offset + i * stride]);
+}
+
+/**
+ * The integer product into int32 (matmulInteger's kernel), then the epilogue element by element:
+ * y = f32(f32((acc + bias) | 0) * scale) (the product of two float32 values is exact in float64,
+ * so one fround is float32's own multiply), then for 8-bit outputs the clamp to [qmin - z,
+ * qmax - z] (NaN to the lower bound, as onnxruntime's requantization), round half to even and + z.
+ */
+export const matmulIntegerScaled: Kernel<Buf, 'matmulIntegerScaled'> = (inputs, output, attrs) => {
+  const [a, b, aZero, bZero, scaleView, biasView, outZero] = inputs;
+  const shape = output.shape;
+  const r = shape.length;
+  const acc = new Int32Array(sizeOf(shape));
+  matmulInteger([a, b, aZero, bZero], { buffer: acc, dtype: 'int32', shape, strides: contiguousStrides(shape), offset: 0 }, {});
+  const scale = vectorOf(scaleView);
+  const bias = vectorOf(biasView);
+  const [m, n] = [shape[r - 2], shape[r - 1]];
+  const index = (i: number): number => (attrs.perRow ? Math.floor(i / n) % m : i % n);
+  const dst = output.buffer;
+  const quantized = attrs.type !== 'float32';
+  const { min, max } = quantized ? quantizedRange(attrs.type as 'int8' | 'uint8') : { min: 0, max: 0 };
+  const z = quantized ? outZero.buffer[outZero.offset] : 0;
+  for (let i = 0; i < acc.length; i++) {
+    const c = index(i);
+    let y = Math.fround(Math.fround((acc[i] + bias[bias.length === 1 ? 0 : c]) | 0) * scale[scale.length === 1 ? 0 : c]);
+    if (!quantized) {
+      dst[i] = y;
+      continue;
+    }
+    if (!(y >= min - z)) y = min - z;
+    else if (y > max - z) y = max - z;
+    dst[i] = roundHalfToEven(y) + z;
   }
 };

@@ -204,6 +204,7 @@ export const GRADIENTS: { readonly [K in PrimOp]: GradientRule<K> } = {
   matmulInteger: { save: NOTHING, backward: nulls(4) },
   spmm: spmmGradient,
   quantize: { save: NOTHING, backward: nulls(3) },
+  matmulIntegerScaled: { save: NOTHING, backward: nulls(7) },
   dequantize: {
     // Only the scale is differentiable: d/dscale of (x - zp) * scale, summed over what each scale covers.
     save: (needs) => ({ inputs: needs[1] ? [0, 2] : [], output: false }),

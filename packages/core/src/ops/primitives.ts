@@ -205,7 +205,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /** Output shape and broadcast operand views of a batched [..., M, K] x [..., K, N] product. */
-function matmulShapes(op: string, a: Tensor, b: Tensor): { shape: number[]; views: BufferView<unknown>[] } {
+export function matmulShapes(op: string, a: Tensor, b: Tensor): { shape: number[]; views: BufferView<unknown>[] } {
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) {

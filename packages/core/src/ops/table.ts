@@ -63,6 +63,7 @@ export interface PrimitiveAttrs {
   spmm: Record<string, never>;
   quantize: QuantizeAttrs;
   dequantize: DequantizeAttrs;
+  matmulIntegerScaled: MatmulIntegerScaledAttrs;
   reshape: { shape: readonly number[] };
   permute: { axes: readonly number[] };
   expand: { shape: readonly number[] };
@@ -96,6 +97,15 @@ export interface QuantizeAttrs {
 export interface DequantizeAttrs {
   readonly axis: number;
   readonly blockSize: number;
+}
+
+/** What matmulIntegerScaled writes: the scaled accumulator as float32, or requantized to 8 bits. */
+export type ScaledOutputType = 'float32' | 'int8' | 'uint8';
+
+export interface MatmulIntegerScaledAttrs {
+  readonly type: ScaledOutputType;
+  /** Scale and bias are per row of a ([M]) rather than per column of b ([N]) when they are not scalars. */
+  readonly perRow: boolean;
 }
 
 export type PrimOp = keyof PrimitiveAttrs;
@@ -154,6 +164,14 @@ export const PRIMITIVES: { readonly [K in PrimOp]: PrimitiveSpec } = {
     arity: 3,
     dtypes: ['int8', 'uint8', 'int32'],
     doc: 'ONNX DequantizeLinear: (x - zeroPoint) * scale, to the dtype of scale',
+  },
+  matmulIntegerScaled: {
+    kind: 'special',
+    arity: 7,
+    dtypes: ['int8', 'uint8'],
+    doc: 'matmulInteger with its epilogue fused (onnxruntime QGemm, QLinearMatMul, QLinearConv): inputs a, b, aZero, bZero, scale (float32), bias (int32), outZero; '
+      + 'acc = (a - aZero) x (b - bZero) + bias in int32, y = f32(f32(acc) * scale), out = y (float32) or saturate(roundHalfEven(y) + outZero) (int8/uint8; NaN to the lowest value); '
+      + 'scale and bias per tensor, per row [M] or per column [N]',
   },
   reshape: { kind: 'view', arity: 1, dtypes: DTYPES, doc: 'new shape, same elements in row-major order (copies only when strides forbid a view)' },
   permute: { kind: 'view', arity: 1, dtypes: DTYPES, doc: 'reorder dims' },

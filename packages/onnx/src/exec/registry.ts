@@ -3,13 +3,14 @@ import { controlOperators } from './ops/control.js';
 import { elementwiseOperators } from './ops/elementwise.js';
 import { lossesOperators } from './ops/losses.js';
 import { nnOperators } from './ops/nn.js';
-import { quantizationOperators } from './ops/quantization.js';
+import { microsoftQuantizationOperators, quantizationOperators } from './ops/quantization.js';
 import { reduceOperators } from './ops/reduce.js';
 import { rnnOperators } from './ops/rnn.js';
 import { shapeOperators } from './ops/shape.js';
 
 /** The default ONNX domain ('ai.onnx' is its long name). */
 export const ONNX_DOMAIN = '';
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 const normalizeDomain = (domain: string | undefined): string => (domain === undefined || domain === 'ai.onnx' ? ONNX_DOMAIN : domain);
 
@@ -17,6 +18,8 @@ const TABLES: Readonly<Record<string, readonly OperatorTable[]>> = {
   [ONNX_DOMAIN]: [
     elementwiseOperators, shapeOperators, reduceOperators, nnOperators, rnnOperators, controlOperators, quantizationOperators, lossesOperators,
   ],
+  /** onnxruntime's contrib domain: the ops minnow's own graph rewrites produce. */
+  [MICROSOFT_DOMAIN]: [microsoftQuantizationOperators],
 };
 
 const OPERATORS = new Map<string, OperatorDefinition>();

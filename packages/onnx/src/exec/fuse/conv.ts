@@ -36,12 +36,12 @@ function biasDequantize(index: GraphIndex, node: NodeProto, opset: number): { va
 }
 
 /**
- * The bias as QLinearConv's int32 [M] in the accumulator's scale x_scale * w_scale[m]: a
+ * The bias as QLinearConv's (or QGemm's) int32 [M] in the accumulator's scale x_scale * w_scale[m]: a
  * DequantizeLinear'd int32 bias in exactly that scale (as quantizers write it) is taken as it is;
  * any other constant bias is rounded into it (an error of at most half an accumulator step,
  * far below one output step).
  */
-function integerBias(index: GraphIndex, name: string, x: QuantParams, w: QuantParams, channels: number, opset: number): string | undefined {
+export function integerBias(index: GraphIndex, name: string, x: QuantParams, w: QuantParams, channels: number, opset: number): string | undefined {
   const accumulatorScale = Float32Array.from({ length: channels }, (_, c) => Math.fround(x.scale[0] * w.scale[w.scale.length === 1 ? 0 : c]));
   const producer = index.producer(name);
   const direct = isOp(producer, 'DequantizeLinear') ? biasDequantize(index, producer, opset) : undefined;

@@ -2,6 +2,7 @@ import { MinnowError } from '@minnow/core';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../../ir/types.js';
 import { fuseConv } from './conv.js';
 import { GraphIndex, namesIn } from './graph-index.js';
+import { MICROSOFT_DOMAIN } from '../registry.js';
 import { fuseMatMul } from './matmul.js';
 import { dropQdqAroundMovement } from './movement.js';
 import { reluMadeRedundant, type Rewrite } from './product.js';
@@ -12,6 +13,9 @@ import { isOp } from './qdq.js';
  * export them) so that its products run on integer kernels instead of dequantizing every weight
  * and activation back to float:
  *
+ * - DequantizeLinear(x), DequantizeLinear(w) -> Gemm (constant 2-D weight) becomes onnxruntime's
+ *   com.microsoft QGemm, bias in int32, requantized when a QuantizeLinear follows, float otherwise
+ *   (the model then imports com.microsoft, version 1), as onnxruntime's QDQ transformer does;
  * - DequantizeLinear(x), DequantizeLinear(w) -> MatMul/Gemm/Conv -> QuantizeLinear becomes
  *   QLinearMatMul or QLinearConv (a bias, when there is one: Conv's in int32, Gemm's added in float
  *   between MatMulInteger's dequantization and the QuantizeLinear);
@@ -36,7 +40,16 @@ export function fuseQuantized(model: ModelProto): ModelProto {
   // QLinearMatMul, QLinearConv and the integer products arrived in opset 10; a float model has nothing to rewrite.
   if (opset < 10 || !hasQuantization(model.graph)) return model;
   const graph = fuseGraph(model.graph, new Map(), namesIn(model.graph), opset);
-  return graph === model.graph ? model : { ...model, graph };
+  if (graph === model.graph) return model;
+  // QGemm lives in onnxruntime's contrib domain, which the model must then import.
+  const opsetImport = usesDomain(graph, MICROSOFT_DOMAIN) && !model.opsetImport.some((o) => o.domain === MICROSOFT_DOMAIN)
+    ? [...model.opsetImport, { domain: MICROSOFT_DOMAIN, version: 1 }]
+    : model.opsetImport;
+  return { ...model, graph, opsetImport };
+}
+
+function usesDomain(graph: GraphProto, domain: string): boolean {
+  return graph.node.some((n) => n.domain === domain || n.attribute.some((a) => (a.g !== undefined && usesDomain(a.g, domain)) || a.graphs.some((g) => usesDomain(g, domain))));
 }
 
 function hasQuantization(graph: GraphProto): boolean {

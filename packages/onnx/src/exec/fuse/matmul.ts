@@ -1,6 +1,8 @@
 import { DataType, type NodeProto } from '../../ir/types.js';
 import { makeTensor, tensorRawBytes } from '../../ir/tensor.js';
-import { makeNode, type GraphIndex } from './graph-index.js';
+import { MICROSOFT_DOMAIN } from '../registry.js';
+import { integerBias } from './conv.js';
+import { intAttribute, makeNode, type GraphIndex } from './graph-index.js';
 import { MIN_DEPTH, productOutput, type Rewrite } from './product.js';
 import { dequantizeOf, floatInitializer, isOp, isPerTensor, productZeroPoint, zeroPointName, type QuantParams } from './qdq.js';
 
@@ -36,6 +38,35 @@ function weightOperand(index: GraphIndex, weight: QuantParams, transposed: boole
 }
 
 /**
+ * DequantizeLinear on both operands of Gemm (alpha 1, A not transposed, beta 1 when there is a C)
+ * with a constant 2-D weight, rewritten as onnxruntime's QDQ transformer rewrites it: one
+ * com.microsoft QGemm, the bias in int32 (in the accumulator's scale, as quantizers write it, or
+ * rounded into it), B as stored (transB kept: no transposed copy), and the output requantized when
+ * a QuantizeLinear follows (through a redundant Relu or not), float32 otherwise. A per tensor; B
+ * per tensor or per output column.
+ */
+function fuseGemm(index: GraphIndex, node: NodeProto, opset: number): Rewrite | undefined {
+  if (floatAttr(node, 'alpha', 1) !== 1 || intAttr(node, 'transA', 0) !== 0) return undefined;
+  const bias = node.input[2] || undefined;
+  if (bias !== undefined && floatAttr(node, 'beta', 1) !== 1) return undefined;
+  const a = dequantizeOf(index, node.input[0], opset);
+  const b = dequantizeOf(index, node.input[1], opset);
+  const weight = b === undefined ? undefined : index.constant(b.input);
+  if (a === undefined || b === undefined || weight === undefined || weight.dims.length !== 2 || !isPerTensor(a)) return undefined;
+  const transB = intAttr(node, 'transB', 0) === 1;
+  const [k, n] = transB ? [weight.dims[1], weight.dims[0]] : weight.dims;
+  if (k < MIN_DEPTH || (!isPerTensor(b) && b.axis !== (transB ? 0 : 1))) return undefined;
+  const integer = bias === undefined ? undefined : integerBias(index, bias, a, b, n, opset);
+  if (bias !== undefined && integer === undefined) return undefined;
+  const out = productOutput(index, node.output[0], opset);
+  const inputs = [a.input, a.scaleName, zeroPointName(index, a), b.input, b.scaleName, zeroPointName(index, b), integer ?? ''];
+  if (out.quantize !== undefined) inputs.push(out.quantize.scaleName, zeroPointName(index, out.quantize));
+  const label = node.name || node.output[0];
+  const fused = { ...makeNode('QGemm', index.freshName(`${label}_qgemm`), inputs, [out.name], transB ? [intAttribute('transB', 1)] : []), domain: MICROSOFT_DOMAIN };
+  return { nodes: [fused], removed: [node, ...(out.relu ? [out.relu] : []), ...(out.quantize ? [out.quantize.node] : [])] };
+}
+
+/**
  * DequantizeLinear on both operands of MatMul, or of Gemm (alpha 1, no transposed A, beta 1 when
  * there is a C), rewritten to run on the integer product:
  *
@@ -49,6 +80,8 @@ function weightOperand(index: GraphIndex, weight: QuantParams, transposed: boole
 export function fuseMatMul(index: GraphIndex, node: NodeProto, opset: number): Rewrite | undefined {
   const gemm = isOp(node, 'Gemm');
   if (!gemm && !isOp(node, 'MatMul')) return undefined;
+  const qgemm = gemm ? fuseGemm(index, node, opset) : undefined;
+  if (qgemm !== undefined) return qgemm;
   if (node.output.length !== 1 || node.input.length < 2) return undefined;
   const bias = gemm ? node.input[2] || undefined : undefined;
   if (gemm && (floatAttr(node, 'alpha', 1) !== 1 || intAttr(node, 'transA', 0) !== 0 || (bias !== undefined && floatAttr(node, 'beta', 1) !== 1))) return undefined;

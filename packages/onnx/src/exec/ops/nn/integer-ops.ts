@@ -1,6 +1,6 @@
 import {
-  add, cast, clamp, concat, contiguous, dequantize, div, formatShape, fromArray, full, matmul, matmulInteger, mul, pad, quantize, reshape, round, slice,
-  sub, Tensor,
+  add, cast, clamp, concat, contiguous, dequantize, div, formatShape, fromArray, full, matmul, matmulInteger, matmulIntegerScaled, mul, pad, quantize, reshape,
+  round, slice, sub, Tensor,
 } from '@minnow/core';
 import { dataTypeName } from '../../../ir/tensor.js';
 import { DataType } from '../../../ir/types.js';
@@ -14,11 +14,13 @@ import { kernelShapeAttr, windowGeometry, type WindowGeometry } from './spatial.
  * QLinearConv, which requantize the int32 accumulators: round_half_even(acc * (sa * sb / sy)) + zy,
  * saturated, with the multiplier rounded to float32 at each step as onnxruntime forms it.
  *
- * Every product runs on core's matmulInteger (int8/uint8 x int8/uint8 -> int32, zero points
- * subtracted in the kernel); convolutions gather their patches first (im2col). Requantization is
- * two passes of core's own quantization kernels: dequantize (int32 -> float32, acc times the
- * multiplier, the bias entering as a negated zero point) and quantize with scale 1 (a division by
- * 1 is exact), which rounds half to even, adds the zero point and saturates.
+ * The usual forms (a and y per tensor, b per tensor or per output channel, one group) run on core's
+ * matmulIntegerScaled, which requantizes in the product's epilogue: f32(acc + bias) * multiplier,
+ * rounded half to even, + zero point, saturated, as onnxruntime's MlasRequantizeOutput does.
+ * The other forms run on matmulInteger (convolutions gather their patches first, im2col), then
+ * requantize in two passes of core's quantization kernels: dequantize (int32 -> float32, acc times
+ * the multiplier, the bias entering as a negated zero point) and quantize with scale 1 (a division
+ * by 1 is exact). The two agree wherever |acc + bias| < 2^24 (float32 holds it exactly).
  */
 
 const QUANTIZED_INPUTS = new Set<number>([DataType.INT8, DataType.UINT8]);
@@ -84,6 +86,14 @@ function scaleValues(ctx: OpContext, i: number): number[] {
   return ctx.input(i).numbers();
 }
 
+/**
+ * A tensor computed from inputs `from` (scales, a bias): made once per node when they are all
+ * constants (the session's memo), else on every run.
+ */
+function derived(ctx: OpContext, key: string, from: readonly number[], make: () => Tensor): Tensor {
+  return from.every((i) => !ctx.has(i) || ctx.input(i).constant) ? ctx.memo(key, make) : make();
+}
+
 const QUANTIZED_OUTPUT: Partial<Record<number, 'int8' | 'uint8'>> = { [DataType.INT8]: 'int8', [DataType.UINT8]: 'uint8' };
 
 /** The output's quantized type, ONNX's and core's: y_zero_point's, else (ONNX's reference) input 0's. */
@@ -141,13 +151,25 @@ export const QLinearMatMul: OperatorDefinition = {
     const b = quantizedInput(ctx, 3);
     const type = outputType(ctx, 7);
     const yZero = zeroPointInput(ctx, 7, 7);
-    const acc = integerProduct(ctx, a, b, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 5, 3));
+    const aZero = zeroPointInput(ctx, 2, 0);
+    const bZero = zeroPointInput(ctx, 5, 3);
     const aScale = scaleInput(ctx, 1);
     const bScale = scaleInput(ctx, 4);
     const yScale = scaleInput(ctx, 6);
-    const n = acc.rank === 0 ? 1 : acc.shape[acc.rank - 1];
-    // The usual forms (a and y per tensor, b per tensor or per column [N]) requantize on the quantization kernels.
-    if (aScale.rank === 0 && yScale.rank === 0 && (bScale.rank === 0 || (bScale.rank === 1 && bScale.shape[0] === n && acc.rank >= 1))) {
+    const n = b.rank === 0 ? 1 : b.shape[b.rank - 1];
+    // The usual forms: one requantizing product, the multipliers made once per node.
+    if (a.rank >= 2 && b.rank >= 2 && aScale.rank === 0 && yScale.rank === 0 && (aZero === undefined || aZero.rank === 0)
+      && (bScale.rank === 0 || (bScale.rank === 1 && bScale.shape[0] === n)) && (bZero === undefined || bZero.rank === 0 || (bZero.rank === 1 && bZero.shape[0] === n))) {
+      const scale = derived(ctx, 'multiplier', [1, 4, 6], () => {
+        const m = multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], bScale.size);
+        return fromArray(m, m.length === 1 ? [] : [m.length], { backend: ctx.backend });
+      });
+      return [Value.fromTensor(matmulIntegerScaled(a, b, { aZero, bZero, scale, type: type.dtype, outZero: yZero }), type.elemType)];
+    }
+    const acc = integerProduct(ctx, a, b, aZero, bZero);
+    const columns = acc.rank === 0 ? 1 : acc.shape[acc.rank - 1];
+    // Other per-tensor or per-column forms (1-D operands, per-row a zero points) requantize on the quantization kernels.
+    if (aScale.rank === 0 && yScale.rank === 0 && (bScale.rank === 0 || (bScale.rank === 1 && bScale.shape[0] === columns && acc.rank >= 1))) {
       const m = multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], bScale.size);
       return [Value.fromTensor(requantize(acc, m, acc.rank - 1, undefined, yZero, type.dtype), type.elemType)];
     }
@@ -211,6 +233,13 @@ function im2col(x: Tensor, g: WindowGeometry, zeroPoint: number): { columns: Ten
   return { columns: reshape(gathered, [n, rows, positions]), valid: (y) => reshape(y, [y.shape[0], y.shape[1], ...g.output]) };
 }
 
+function checkConvZeroPoints(ctx: OpContext, xZero: Tensor | undefined, wZero: Tensor | undefined, m: number): void {
+  if (xZero !== undefined && xZero.rank !== 0) throw ctx.error('SHAPE_MISMATCH', `x_zero_point ${formatShape(xZero.shape)} must be a scalar (per tensor)`);
+  if (wZero !== undefined && wZero.rank !== 0 && !(wZero.rank === 1 && wZero.shape[0] === m)) {
+    throw ctx.error('SHAPE_MISMATCH', `w_zero_point ${formatShape(wZero.shape)} must be a scalar or have one value per output channel (${m})`);
+  }
+}
+
 /**
  * The convolution of (x - xZero) with (w - wZero) as int32 [N, M, P] over im2col's positions, by
  * core's matmulInteger: the weight as [groups, M/groups, C/groups * prod(kernel)] against the
@@ -219,11 +248,8 @@ function im2col(x: Tensor, g: WindowGeometry, zeroPoint: number): { columns: Ten
  */
 function integerConvolution(ctx: OpContext, x: Tensor, w: Tensor, xZero: Tensor | undefined, wZero: Tensor | undefined, plan: ConvPlan): { acc: Tensor; valid: (y: Tensor) => Tensor } {
   const { groups, geometry } = plan;
-  if (xZero !== undefined && xZero.rank !== 0) throw ctx.error('SHAPE_MISMATCH', `x_zero_point ${formatShape(xZero.shape)} must be a scalar (per tensor)`);
+  checkConvZeroPoints(ctx, xZero, wZero, w.shape[0]);
   const m = w.shape[0];
-  if (wZero !== undefined && wZero.rank !== 0 && !(wZero.rank === 1 && wZero.shape[0] === m)) {
-    throw ctx.error('SHAPE_MISMATCH', `w_zero_point ${formatShape(wZero.shape)} must be a scalar or have one value per output channel (${m})`);
-  }
   const xz = xZero === undefined ? 0 : ctx.input(2).numbers()[0];
   const { columns, valid } = im2col(x, geometry, xz);
   const [n, rows, positions] = columns.shape;
@@ -268,16 +294,31 @@ export const QLinearConv: OperatorDefinition = {
     if (wScale.rank !== 0 && !(wScale.rank === 1 && wScale.shape[0] === m)) {
       throw ctx.error('SHAPE_MISMATCH', `w_scale ${formatShape(wScale.shape)} must be a scalar or have one value per output channel (${m})`);
     }
-    let bias: Int32Array | undefined;
     if (ctx.has(8)) {
       if (ctx.input(8).elemType !== DataType.INT32) throw ctx.error('UNSUPPORTED_DTYPE', `bias is ${dataTypeName(ctx.input(8).elemType)}, int32 expected`);
       if (ctx.input(8).size !== m) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(ctx.input(8).shape)} must have one value per output channel (${m})`);
-      bias = Int32Array.from(ctx.input(8).numbers());
     }
     const plan = planConv(ctx, x, w);
-    const { acc, valid } = integerConvolution(ctx, x, w, zeroPointInput(ctx, 2, 0), zeroPointInput(ctx, 5, 3), plan);
-    const multiplier = multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], wScale.size);
-    const y = requantize(acc, multiplier, 1, bias, zeroPointInput(ctx, 7, 7), type.dtype);
+    const xZero = zeroPointInput(ctx, 2, 0);
+    const wZero = zeroPointInput(ctx, 5, 3);
+    const yZero = zeroPointInput(ctx, 7, 7);
+    const multiplier = (): Float32Array => multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], wScale.size);
+    if (plan.groups === 1) {
+      // One requantizing product: the weights [M, C * taps] (per-channel parameters run down its rows) times each image's patches.
+      checkConvZeroPoints(ctx, xZero, wZero, m);
+      const { columns, valid } = im2col(x, plan.geometry, xZero === undefined ? 0 : ctx.input(2).numbers()[0]);
+      const weights = reshape(contiguous(w), [m, columns.shape[1]]);
+      const scale = derived(ctx, 'multiplier', [1, 4, 6], () => {
+        const values = multiplier();
+        return fromArray(values, values.length === 1 ? [] : [m], { backend: ctx.backend });
+      });
+      const bias = ctx.has(8) ? derived(ctx, 'bias', [8], () => fromArray(Int32Array.from(ctx.input(8).numbers()), [m], { dtype: 'int32', backend: ctx.backend })) : undefined;
+      const y = matmulIntegerScaled(weights, columns, { aZero: wZero, bZero: xZero, scale, bias, type: type.dtype, outZero: yZero, perRow: true });
+      return [Value.fromTensor(contiguous(valid(y)), type.elemType)];
+    }
+    const { acc, valid } = integerConvolution(ctx, x, w, xZero, wZero, plan);
+    const bias = ctx.has(8) ? Int32Array.from(ctx.input(8).numbers()) : undefined;
+    const y = requantize(acc, multiplier(), 1, bias, yZero, type.dtype);
     return [Value.fromTensor(contiguous(valid(y)), type.elemType)];
   },
 };
