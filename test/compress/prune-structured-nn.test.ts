@@ -361,6 +361,47 @@ describe('pruneChannels dependency groups', () => {
   });
 });
 
+describe('pruneChannels on random MLPs (property)', () => {
+  it('any depth, widths, BatchNorm1d placement and sparsity: the pruned model equals the masked dense one', async () => {
+    const arbNet = fc.record({
+      widths: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 2, maxLength: 5 }),
+      norms: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+      sparsity: fc.double({ min: 0, max: 0.95, noNaN: true }),
+      norm: fc.constantFrom('l1' as const, 'l2' as const),
+      seed: fc.integer({ min: 0, max: 1e6 }),
+    });
+    await fc.assert(fc.asyncProperty(arbNet, async ({ widths, norms, sparsity, norm, seed }) => {
+      const rng = new Random(seed);
+      const layers: Layer[] = [];
+      const linears: Linear[] = [];
+      for (let i = 0; i + 1 < widths.length; i++) {
+        const linear = new Linear(widths[i], widths[i + 1], { seed: rng });
+        linears.push(linear);
+        layers.push(linear);
+        if (i + 2 < widths.length) {
+          if (norms[i]) layers.push(new BatchNorm1d(widths[i + 1]));
+          layers.push(new ReLU());
+        }
+      }
+      const model = new Sequential(...layers);
+      randomize(model, seed + 1);
+      const result = await pruneChannels(model, { sparsity, norm, inputShape: [1, widths[0]] });
+      const paths = new Map(model.namedModules().map(([path, m]) => [path, m]));
+      for (const g of result.groups) {
+        const producer = paths.get(g.producers[0]) as Linear;
+        expect(g.kept).toEqual(g.pruned ? expectedKept([producer.weight], g.kept.length, norm) : [...g.kept.keys()]);
+        const last = producer === linears.at(-1);
+        expect(g.pruned).toBe(!last && Math.max(1, Math.round((1 - sparsity) * g.channels)) < g.channels);
+        for (const f of g.followers) if (paths.get(f) instanceof Linear) zeroInputs(paths.get(f) as Linear, removed(g));
+      }
+      const input = Float32Array.from({ length: 3 * widths[0] }, () => rng.normal());
+      expect(maxDiff(forward(result.module, input, [3, widths[0]]), forward(model, input, [3, widths[0]]))).toBeLessThan(TOLERANCE);
+      result.module.dispose();
+      model.dispose();
+    }), runs(805, 40));
+  });
+});
+
 describe('pruneChannels refusals', () => {
   class Residual extends Module<[Tensor], Tensor> {
     readonly inner = this.registerModule('inner', new Linear(4, 4, { seed: 1 }));

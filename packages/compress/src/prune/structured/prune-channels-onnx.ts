@@ -1,4 +1,4 @@
-import { MinnowError } from '@minnow/core';
+import { MinnowError, getBackend } from '@minnow/core';
 import { OnnxSession, type ModelProto, type NodeProto, type ShapeInference } from '@minnow/onnx';
 import { defaultOpset } from '../../quantize/onnx/opset.js';
 import { NameSource, cloneModel } from '../../quantize/onnx/model-edit.js';
@@ -12,7 +12,14 @@ import type { OnnxChannelPruneOptions, OnnxChannelPruneResult } from './types.js
 const OP = 'pruneChannelsOnnx';
 
 async function inferShapes(model: ModelProto, inputShapes: OnnxChannelPruneOptions['inputShapes']): Promise<ShapeInference> {
-  const session = OnnxSession.create(model);
+  // Inference runs on the meta backend; the session itself (constant folding) on the default one.
+  let session: OnnxSession;
+  try {
+    session = OnnxSession.create(model, { backend: getBackend().name });
+  } catch (error) {
+    if (error instanceof MinnowError) throw new MinnowError(error.code, `${OP}: tracing needs shapes, which need the model to load in minnow's OnnxSession: ${error.message}`);
+    throw error;
+  }
   try {
     return await session.inferShapes(inputShapes ?? {});
   } finally {
