@@ -120,7 +120,7 @@ export function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
-/** An axis counted from the end when negative; OUT_OF_RANGE-style INVALID_MODEL through `fail` when outside [0, rank). */
+/** An axis counted from the end when negative; the error `fail` makes (naming the node) when it is outside [0, rank). */
 export function normalizeAxis(axis: number, rank: number, fail: (why: string) => MinnowError): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) throw fail(`axis ${axis} is outside a rank-${rank} input`);

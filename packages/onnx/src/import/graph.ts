@@ -123,8 +123,19 @@ export class GraphView {
     return live;
   }
 
-  /** Evaluates the constant nodes once and keeps the values the chain reads. */
-  private fold(constantNodes: readonly NodeProto[], needed: readonly string[], backend: string): void {
+  /** Evaluates the constant nodes the chain's values depend on, once, and keeps the values it reads. */
+  private fold(allConstantNodes: readonly NodeProto[], needed: readonly string[], backend: string): void {
+    const producer = new Map<string, NodeProto>();
+    for (const node of allConstantNodes) for (const o of node.output) producer.set(o, node);
+    const used = new Set<NodeProto>();
+    const pending = [...needed];
+    while (pending.length > 0) {
+      const node = producer.get(pending.pop() as string);
+      if (node === undefined || used.has(node)) continue;
+      used.add(node);
+      pending.push(...node.input);
+    }
+    const constantNodes = allConstantNodes.filter((n) => used.has(n));
     const read = new Set(constantNodes.flatMap((n) => n.input));
     const initialisers = [...this.constants.values()].filter((c) => read.has(c.name));
     let folded: Map<string, ConstantTensor>;

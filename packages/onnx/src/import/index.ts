@@ -37,7 +37,7 @@ export interface ImportReport {
   readonly opset: number;
   readonly producer: string;
   readonly layers: readonly ImportedLayer[];
-  /** Nodes that became no layer (Identity, Dropout-free casts, reshapes that merge nothing). */
+  /** Nodes that became no layer (Identity, a Cast to a float type, a reshape that merges nothing). */
   readonly identities: readonly string[];
   /** What the import changed or fixed that a user should know (a dropped Softmax, a traced spatial size). */
   readonly notes: readonly string[];
@@ -87,8 +87,11 @@ export function moduleFromOnnx(model: ModelProto, options: ImportOptions = {}): 
   const dtype = options.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new MinnowError('INVALID_ARGUMENT', `moduleFromOnnx: dtype must be float32 or float64, got ${String(dtype)}`);
   const view = new GraphView(model, backend);
-  const { shape, batch } = tracedInput(view, options.inputShape);
+  const { shape, batch, elemType } = tracedInput(view, options.inputShape);
   const notes: string[] = [];
+  if ((elemType === DataType.DOUBLE ? 'float64' : elemType === DataType.FLOAT ? 'float32' : 'float16') !== dtype) {
+    notes.push(`input '${view.input.name ?? ''}' is ${dataTypeName(elemType)}; the module computes in ${dtype}`);
+  }
   const where: LayerPlacement = { dtype, backend, random: options.seed instanceof Random ? options.seed : new Random(options.seed ?? 0) };
   const context = makeContext(view, batch, where, notes);
 
@@ -146,6 +149,7 @@ export function moduleFromOnnx(model: ModelProto, options: ImportOptions = {}): 
     }
     x = step.output;
   }
+  if (view.ignored > 0) notes.push(`${view.ignored} node(s) the output does not depend on were left out`);
   const module = new Sequential(...layers).eval();
   const report: ImportReport = {
     opset: view.opset, producer: [model.producerName, model.producerVersion].filter(Boolean).join(' ') || 'unknown', layers: imported,
@@ -155,7 +159,7 @@ export function moduleFromOnnx(model: ModelProto, options: ImportOptions = {}): 
 }
 
 /** The input's traced shape: the model's dims, with `inputShape` filling (and checked against) them. */
-function tracedInput(view: GraphView, given: readonly number[] | undefined): { shape: number[]; batch: BatchDim } {
+function tracedInput(view: GraphView, given: readonly number[] | undefined): { shape: number[]; batch: BatchDim; elemType: number } {
   const name = view.input.name ?? '';
   const tensorType = view.input.type?.tensorType;
   const elemType = tensorType?.elemType ?? DataType.UNDEFINED;
@@ -168,7 +172,7 @@ function tracedInput(view: GraphView, given: readonly number[] | undefined): { s
   }
   if (dims === undefined) {
     if (given === undefined) throw new MinnowError('UNSUPPORTED_OP', `moduleFromOnnx: input '${name}' has no shape in the model; pass inputShape`);
-    return { shape: [...given], batch: { traced: given[0], symbolic: given.length > 1 ? 'batch' : null } };
+    return { shape: [...given], batch: { traced: given[0], symbolic: given.length > 1 ? 'batch' : null }, elemType };
   }
   if (given !== undefined && given.length !== dims.length) {
     throw new MinnowError('SHAPE_MISMATCH', `moduleFromOnnx: inputShape ${formatShape(given)} has rank ${given.length}; input '${name}' has rank ${dims.length}`);
@@ -187,7 +191,7 @@ function tracedInput(view: GraphView, given: readonly number[] | undefined): { s
   });
   const first = dims[0];
   const symbolic = dims.length > 1 && first.dimValue === undefined ? first.dimParam || 'batch' : null;
-  return { shape, batch: { traced: shape[0], symbolic } };
+  return { shape, batch: { traced: shape[0], symbolic }, elemType };
 }
 
 function makeContext(view: GraphView, batch: BatchDim, where: LayerPlacement, notes: string[]): ImportContext {

@@ -1,4 +1,4 @@
-import { fromArray, gelu, mul, scope, sigmoid, type Tensor } from '@minnow/core';
+import { MinnowError, fromArray, gelu, mul, scope, sigmoid, type Tensor } from '@minnow/core';
 import { GELU } from '@minnow/nn';
 import type { NodeProto } from '../ir/types.js';
 import { normalizeAxis, type ChainValue, type ConstantTensor, type Converted, type ImportContext } from './context.js';
@@ -74,8 +74,15 @@ function elementwiseRegion(view: GraphView, region: Region, x: ChainValue, conte
   if (!isScalarFunction(region.nodes, x.shape.length, context)) return undefined;
   const shape = [...x.shape.map(() => 1).slice(1), PROBE.length];
   const constants = new Set(region.nodes.flatMap((n) => n.input).map((i) => context.constant(i)).filter((c): c is ConstantTensor => c !== undefined));
-  const values = runNodes(view.model, region.nodes, [...constants], [{ name: region.input, shape, data: PROBE }], [region.output], context.where.backend);
-  const computed = values.get(region.output)?.floats() ?? new Float64Array();
+  let computed: Float64Array;
+  try {
+    const values = runNodes(view.model, region.nodes, [...constants], [{ name: region.input, shape, data: PROBE }], [region.output], context.where.backend);
+    computed = values.get(region.output)?.floats() ?? new Float64Array();
+  } catch (error) {
+    // A region minnow's executor cannot evaluate is no pattern; the caller reports the branch.
+    if (error instanceof MinnowError) return undefined;
+    throw error;
+  }
   if (computed.length !== PROBE.length) return undefined;
   for (const approximate of ['none', 'tanh'] as const) {
     if (agrees(computed, (t) => gelu(t, approximate))) {

@@ -20,14 +20,20 @@ function spatialInput(node: NodeProto, x: ChainValue, context: ImportContext): v
 export const convertConv: NodeConverter = (node, x, context) => convolve(node, x, context, [0, 0, 0, 0]);
 
 /**
- * A zero Pad of the spatial dims read only by a Conv becomes part of the Conv's padding (exporters
- * from TensorFlow write SAME padding this way). Any other Pad of the activation has no nn layer.
+ * A constant Pad of H and W read only by a Conv or a pool becomes part of that layer's padding:
+ * exporters write SAME padding this way (TensorFlow's), and minnow's exporter pads explicitly where
+ * onnxruntime refuses a pool's own pads. Zeros for Conv and AveragePool, -Infinity for MaxPool.
+ * Any other Pad of the activation has no nn layer.
  */
 export const convertPad: NodeConverter = (node, x, context) => {
   expectFirstInput(node, x, context);
-  const conv = context.soleReader(node.output[0]);
-  const refuse = (why: string): Error => context.unsupported(node, `${why}; nn has no Pad layer (a zero Pad of H and W read only by a Conv is folded into its padding)`);
-  if (conv === undefined || conv.opType !== 'Conv' || conv.input[0] !== node.output[0]) throw refuse('no Conv reads its output alone');
+  context.checkUnusedOutputs(node, 1);
+  const next = context.soleReader(node.output[0]);
+  const refuse = (why: string): Error => context.unsupported(node, `${why}; nn has no Pad layer (a constant Pad of H and W read only by a Conv or a pool is folded into its padding)`);
+  const fill: Readonly<Record<string, number>> = { Conv: 0, AveragePool: 0, MaxPool: -Infinity };
+  const opType = next?.opType ?? '';
+  if (next === undefined || !(opType in fill) || next.input[0] !== node.output[0]) throw refuse('no Conv or pool reads its output alone');
+  spatialInput(node, x, context);
   const attrs = context.attributes(node);
   const mode = attrs.string('mode', 'constant');
   if (mode !== 'constant') throw refuse(`mode '${mode}'`);
@@ -42,14 +48,14 @@ export const convertPad: NodeConverter = (node, x, context) => {
     const axes = context.optionalConstant(node, 3, 'axes')?.numbers();
     if (axes !== undefined) pads = expandPadAxes(pads, axes, x.shape.length);
   }
-  if (value !== 0) throw refuse(`its value is ${value}, not 0`);
+  if (value !== fill[opType]) throw refuse(`its value ${value} is not the ${fill[opType]} a ${opType} pads with`);
   if (pads.length !== 8 || pads.some((p) => p < 0) || pads[0] !== 0 || pads[1] !== 0 || pads[4] !== 0 || pads[5] !== 0) {
     throw refuse(`pads [${pads}] are not non-negative pads of H and W only`);
   }
   const padded: ChainValue = { name: node.output[0], shape: [x.shape[0], x.shape[1], x.shape[2] + pads[2] + pads[6], x.shape[3] + pads[3] + pads[7]] };
-  context.checkUnusedOutputs(node, 1);
-  const converted = convolve(conv, padded, context, [pads[2], pads[3], pads[6], pads[7]]);
-  return { ...converted, consumed: [conv, ...(converted.consumed ?? [])] };
+  const extra = [pads[2], pads[3], pads[6], pads[7]];
+  const converted = opType === 'Conv' ? convolve(next, padded, context, extra) : pool(opType === 'MaxPool' ? 'max' : 'average', next, padded, context, extra);
+  return { ...converted, consumed: [next, ...(converted.consumed ?? [])] };
 };
 
 /** Pads given for some axes (opset 18's axes input) as pads for all of them. */
@@ -105,70 +111,80 @@ function geometry(node: NodeProto, x: ChainValue, context: ImportContext, fromWe
 }
 
 /**
- * MaxPool and AveragePool. nn's pools pad the same on both sides and take PyTorch's ceil mode;
- * an ONNX pool with other pads (SAME's odd unit at one end, say) is still the same computation
- * when nn's pool with its begin pads has the same windows: the same count of them (floor or ceil
- * mode), and for an average that counts padding, the same divisor in each. That is checked window
- * by window; a pool that differs is refused.
+ * MaxPool and AveragePool. nn's pools pad the same at both ends and take PyTorch's ceil mode; an
+ * ONNX pool with other pads (SAME's odd unit at one end, a folded Pad) is still the same
+ * computation when an nn pool padded by the ONNX begin pads has the same windows: the same count
+ * of them, and for an average the same divisor in each. nn's two ceil modes and, for averages,
+ * both countIncludePad settings are tried, window by window; a pool none reproduces is refused.
+ *
+ * `extraPads` [top, left, bottom, right] come from a folded Pad: x is then the Pad's output, and
+ * the nn pool reads the Pad's input.
  */
-function pool(kind: 'max' | 'average'): NodeConverter {
-  return (node, x, context) => {
-    expectFirstInput(node, x, context);
-    context.checkUnusedOutputs(node, 1);
-    spatialInput(node, x, context);
-    const attrs = context.attributes(node);
-    const ceilMode = context.opset >= 10 && attrs.int('ceil_mode', 0) === 1;
-    const g = geometry(node, x, context, undefined, ceilMode);
-    const includePad = kind === 'average' && attrs.int('count_include_pad', 0) === 1;
-    if (kind === 'average' && g.dilations.some((d) => d !== 1)) throw context.unsupported(node, `dilations [${g.dilations}]: nn's AvgPool2d has none`);
-    const axes = [0, 1].map((a) => ({
-      size: x.shape[2 + a], kernel: g.kernel[a], stride: g.strides[a], dilation: g.dilations[a], begin: g.pads[a], end: g.pads[2 + a], out: g.output[a],
-    }));
-    const mode = [false, true].find((ceil) => axes.every((axis) => sameWindows(axis, ceil, includePad)));
-    if (mode === undefined) {
-      throw context.unsupported(node, `pads [${g.pads}] over ${shapeText(x.shape)} give windows nn's pools (the same padding at both ends) cannot reproduce`);
-    }
-    const kernelSize: [number, number] = [g.kernel[0], g.kernel[1]];
-    const options = { stride: [g.strides[0], g.strides[1]] as [number, number], padding: [g.pads[0], g.pads[1]] as [number, number], ceilMode: mode };
-    const layer = kind === 'max'
-      ? new MaxPool2d(kernelSize, { ...options, dilation: [g.dilations[0], g.dilations[1]] })
-      : new AvgPool2d(kernelSize, { ...options, countIncludePad: includePad });
-    return { layers: [layer], output: { name: node.output[0], shape: [x.shape[0], x.shape[1], g.output[0], g.output[1]] } };
-  };
+function pool(kind: 'max' | 'average', node: NodeProto, x: ChainValue, context: ImportContext, extraPads: readonly number[] = [0, 0, 0, 0]): Converted {
+  expectFirstInput(node, x, context);
+  context.checkUnusedOutputs(node, 1);
+  spatialInput(node, x, context);
+  const attrs = context.attributes(node);
+  const ceilMode = context.opset >= 10 && attrs.int('ceil_mode', 0) === 1;
+  const g = geometry(node, x, context, undefined, ceilMode);
+  const countPad = kind === 'average' && attrs.int('count_include_pad', 0) === 1;
+  if (kind === 'average' && g.dilations.some((d) => d !== 1)) throw context.unsupported(node, `dilations [${g.dilations}]: nn's AvgPool2d has none`);
+  const axes = [0, 1].map((a): PoolAxis => {
+    const size = x.shape[2 + a] - extraPads[a] - extraPads[2 + a];
+    // The span whose cells count in an average's divisor: the padded input, and the pool's own pads with count_include_pad.
+    const counted: [number, number] = [-extraPads[a] - (countPad ? g.pads[a] : 0), size + extraPads[2 + a] + (countPad ? g.pads[2 + a] : 0)];
+    return { size, kernel: g.kernel[a], stride: g.strides[a], dilation: g.dilations[a], begin: g.pads[a] + extraPads[a], out: g.output[a], counted };
+  });
+  const settings = [false, true].flatMap((ceil) => (kind === 'max' ? [{ ceil, includePad: false }] : [false, true].map((includePad) => ({ ceil, includePad }))));
+  const match = settings.find(({ ceil, includePad }) => axes.every((axis) => sameWindows(axis, ceil, kind === 'average' ? includePad : undefined)));
+  if (match === undefined) {
+    throw context.unsupported(node, `pads [${g.pads}]${extraPads.some((p) => p > 0) ? ` after a Pad of [${extraPads}]` : ''} over ${shapeText(x.shape)} give windows nn's pools (the same padding at both ends) cannot reproduce`);
+  }
+  const kernelSize: [number, number] = [g.kernel[0], g.kernel[1]];
+  const options = { stride: [g.strides[0], g.strides[1]] as [number, number], padding: [axes[0].begin, axes[1].begin] as [number, number], ceilMode: match.ceil };
+  const layer = kind === 'max'
+    ? new MaxPool2d(kernelSize, { ...options, dilation: [g.dilations[0], g.dilations[1]] })
+    : new AvgPool2d(kernelSize, { ...options, countIncludePad: match.includePad });
+  return { layers: [layer], output: { name: node.output[0], shape: [x.shape[0], x.shape[1], g.output[0], g.output[1]] } };
 }
 
+/** One pooled axis in the coordinates of the nn pool's input. */
 interface PoolAxis {
   readonly size: number;
   readonly kernel: number;
   readonly stride: number;
   readonly dilation: number;
+  /** Where window 0 starts, before the input (all the padding at the beginning). */
   readonly begin: number;
-  readonly end: number;
   /** ONNX's window count. */
   readonly out: number;
+  /** [from, to): the cells an ONNX average divides by, when inside a window. */
+  readonly counted: readonly [number, number];
 }
 
+const overlap = (start: number, end: number, [from, to]: readonly [number, number]): number => Math.max(0, Math.min(end, to) - Math.max(start, from));
+
 /**
- * Whether nn's pool with padding `begin` on both sides (and `ceil`) has the ONNX pool's windows
- * on this axis: both start windows at i * stride - begin, so they agree when the counts do (max,
- * and averages of real elements only), and, for an average that counts padding, when each
- * window's divisor agrees: ONNX counts the window inside [-begin, size + end), nn inside
- * [-begin, size + begin).
+ * Whether nn's pool with padding `begin` at both ends (and `ceil`) has the ONNX pool's windows on
+ * this axis: both start window i at i * stride - begin, so they agree when the counts do, and for
+ * an average (includePad given) when every window's divisor agrees: nn counts the window inside
+ * [-begin, size + begin) with countIncludePad, inside [0, size) without.
  */
-function sameWindows(a: PoolAxis, ceil: boolean, includePad: boolean): boolean {
+function sameWindows(a: PoolAxis, ceil: boolean, includePad: boolean | undefined): boolean {
   const extent = a.dilation * (a.kernel - 1) + 1;
   if (2 * a.begin > extent || a.size + 2 * a.begin < extent) return false;
   if (poolOutputSize(a.size, a.kernel, a.stride, a.begin, a.dilation, ceil) !== a.out) return false;
-  if (!includePad) return true;
+  if (includePad === undefined) return true;
+  const nnCounted: [number, number] = includePad ? [-a.begin, a.size + a.begin] : [0, a.size];
   for (let i = 0; i < a.out; i++) {
     const start = i * a.stride - a.begin;
-    if (Math.min(start + a.kernel, a.size + a.end) !== Math.min(start + a.kernel, a.size + a.begin)) return false;
+    if (overlap(start, start + a.kernel, a.counted) !== overlap(start, start + a.kernel, nnCounted)) return false;
   }
   return true;
 }
 
-export const convertMaxPool = pool('max');
-export const convertAveragePool = pool('average');
+export const convertMaxPool: NodeConverter = (node, x, context) => pool('max', node, x, context);
+export const convertAveragePool: NodeConverter = (node, x, context) => pool('average', node, x, context);
 
 /**
  * GlobalAveragePool and GlobalMaxPool: a pool whose window is the whole traced H x W. nn has no
