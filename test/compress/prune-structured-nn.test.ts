@@ -52,6 +52,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return worst;
 }
 
+const blockOf = (channels: readonly number[], block: number): number[] => channels.flatMap((c) => Array.from({ length: block }, (_, i) => c * block + i));
 const removed = (group: ChannelGroupReport): number[] => Array.from({ length: group.channels }, (_, c) => c).filter((c) => !group.kept.includes(c));
 const groupOf = (result: ModuleChannelPruneResult, producer: string): ChannelGroupReport => {
   const g = result.groups.find((x) => x.producers.includes(producer));
@@ -207,7 +208,7 @@ describe('pruneChannels on a small CNN', () => {
     const masked = smallCnn(11);
     masked.loadStateDict(model.stateDict());
     zeroInputs(masked.at(4) as Conv2d, removed(g0));
-    zeroInputs(masked.at(8) as Linear, removed(g4).flatMap((c) => Array.from({ length: 16 }, (_, i) => c * 16 + i)));
+    zeroInputs(masked.at(8) as Linear, blockOf(removed(g4), 16));
     zeroInputs(masked.at(11) as Linear, removed(g8));
     const rng = new Random(5);
     const input = Float32Array.from({ length: 3 * 64 }, () => rng.normal());
@@ -306,6 +307,29 @@ describe('pruneChannels dependency groups', () => {
     zeroInputs(model.at(9) as Linear, removed(groupOf(result, '5')));
     const input = Float32Array.from({ length: 2 * 72 }, () => rng.normal());
     expect(maxDiff(forward(result.module, input, [2, 2, 6, 6]), forward(masked, input, [2, 2, 6, 6]))).toBeLessThan(TOLERANCE);
+    result.module.dispose();
+    model.dispose();
+  });
+
+  it('a grouped Conv2d blocks the group it reads and is copied whole; the layers after it still prune', async () => {
+    const rng = new Random(55);
+    const model = new Sequential(
+      new Conv2d(2, 4, 3, { seed: rng, padding: 1 }), new ReLU(), new Conv2d(4, 6, 3, { seed: rng, padding: 1, groups: 2 }), new ReLU(),
+      new Conv2d(6, 8, 1, { seed: rng }), new ReLU(), new Flatten(), new Linear(8 * 16, 3, { seed: rng }),
+    );
+    randomize(model, 56);
+    const result = await pruneChannels(model, { sparsity: 0.5, inputShape: [1, 2, 4, 4] });
+    expect(groupOf(result, '0').pruned).toBe(false);
+    expect(groupOf(result, '0').reasons.join()).toContain('Conv2d "2" has groups 2');
+    expect(result.groups.some((g) => g.producers.includes('2'))).toBe(false);
+    const g4 = groupOf(result, '4');
+    expect(g4.pruned).toBe(true);
+    const grouped = (result.module as Sequential).at(2) as Conv2d;
+    expect([grouped.inChannels, grouped.outChannels, ...grouped.weight.shape]).toEqual([4, 6, 6, 2, 3, 3]);
+    const masked = new Sequential(...model.layers);
+    zeroInputs(model.at(7) as Linear, blockOf(removed(g4), 16));
+    const input = Float32Array.from({ length: 2 * 32 }, () => rng.normal());
+    expect(maxDiff(forward(result.module, input, [2, 2, 4, 4]), forward(masked, input, [2, 2, 4, 4]))).toBeLessThan(TOLERANCE);
     result.module.dispose();
     model.dispose();
   });

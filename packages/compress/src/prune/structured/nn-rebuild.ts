@@ -12,14 +12,13 @@ import type { LayerPlan, TensorReader, WeightedLayer } from './nn-trace.js';
 
 type KeptOf = (group: number) => readonly number[] | undefined;
 
-/** The new layer, before its values are loaded: same options as `source`, `inputs` and `outputs` channels. */
-function emptyLike(source: WeightedLayer, inputs: number, outputs: number): WeightedLayer {
+/** The new layer, before its values are loaded: same options as `source`, `inputs` and `outputs` channels (and `groups`, for a Conv2d). */
+function emptyLike(source: WeightedLayer, inputs: number, outputs: number, groups: number): WeightedLayer {
   const first = [...source.stateDict().values()].find((t) => t.dtype === 'float32' || t.dtype === 'float64');
   const where = { dtype: first?.dtype as 'float32' | 'float64' | undefined, backend: first?.backend.name };
   if (source instanceof Linear) return new Linear(inputs, outputs, { ...where, seed: 0, bias: source.bias !== null });
   if (source instanceof Conv2d) {
     const g = convGeometry(source);
-    const groups = g.groups === 1 ? 1 : outputs;
     return new Conv2d(inputs, outputs, source.kernelSize, { ...where, seed: 0, stride: g.stride, padding: g.padding, dilation: g.dilation, groups, bias: source.bias !== null });
   }
   if (source instanceof LayerNorm) return new LayerNorm(source.normalizedShape, { ...where, eps: source.eps, elementwiseAffine: source.weight !== null });
@@ -44,13 +43,15 @@ export async function rebuildLayer(plan: LayerPlan, keptOf: KeptOf, reader: Tens
   const output = plan.output ? keptPositions(plan.output, keptOf) : undefined;
   const input = plan.input ? keptPositions(plan.input, keptOf) : undefined;
   const before = layerChannels(source);
-  const depthwise = source instanceof Conv2d && convGeometry(source).groups !== 1;
+  const groups = source instanceof Conv2d ? convGeometry(source).groups : 1;
+  const depthwise = source instanceof Conv2d && groups !== 1 && groups === source.inChannels && groups === source.outChannels;
   const outputs = output?.length ?? before.outputs;
-  // A depthwise filter's single input channel is its output channel: both shrink together.
+  // A depthwise filter's single input channel is its output channel: both shrink together. Other
+  // grouped convolutions are never cut (the tracer blocks their channels), so keep their groups.
   const inputs = depthwise ? outputs : source instanceof Linear || source instanceof Conv2d ? input?.length ?? before.inputs : outputs;
   const entries: [string, Tensor, ArrayLike<number>][] = [];
   for (const [name, t] of source.stateDict()) entries.push([name, t, await reader.read(t)]);
-  const layer = emptyLike(source, inputs, outputs);
+  const layer = emptyLike(source, inputs, outputs, depthwise ? outputs : groups);
   try {
     scope(() => {
       const values = new Map<string, Tensor>();

@@ -2,7 +2,7 @@ import { DataType, makeTensor, tensorElementCount, type GraphProto, type NodePro
 import { floatTensor, intAttr, intAttribute, setAttribute, subgraphs, type NameSource } from '../../quantize/onnx/model-edit.js';
 import { axisGroups, gatherAxis, keptPositions } from './channel-map.js';
 import type { Cut, OnnxTrace } from './onnx-trace.js';
-import type { Change, StructuredLayerReport } from './types.js';
+import type { CountChange, StructuredLayerReport } from './types.js';
 
 /**
  * Writes the chosen channels into the (copied) graph: every cut constant becomes a new, smaller
@@ -130,7 +130,7 @@ export function layerReports(
     const a = layerShape(node, inputsBefore.get(node) ?? node.input, before, cut);
     const b = layerShape(node, node.input, after, cut);
     if (!a || !b) continue;
-    const change = (k: keyof LayerShape): Change => ({ before: a[k], after: b[k] });
+    const change = (k: keyof LayerShape): CountChange => ({ before: a[k], after: b[k] });
     rows.push({ layer: trace.label(node), op: node.opType ?? '', inChannels: change('inputs'), outChannels: change('outputs'), params: change('params') });
   }
   return rows;

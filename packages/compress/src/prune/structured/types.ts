@@ -37,7 +37,7 @@ export interface OnnxChannelPruneOptions extends ChannelPruneOptions {
 }
 
 /** A count before and after pruning. */
-export interface Change {
+export interface CountChange {
   readonly before: number;
   readonly after: number;
 }
@@ -64,16 +64,16 @@ export interface StructuredLayerReport {
   readonly layer: string;
   /** Class name (nn) or op type (ONNX). */
   readonly op: string;
-  readonly inChannels: Change;
-  readonly outChannels: Change;
-  readonly params: Change;
+  readonly inChannels: CountChange;
+  readonly outChannels: CountChange;
+  readonly params: CountChange;
 }
 
 interface ChannelPruneReport {
   readonly layers: StructuredLayerReport[];
   readonly groups: ChannelGroupReport[];
   /** Parameters of the whole model (nn: trainable parameters; ONNX: initialiser elements). */
-  readonly params: Change;
+  readonly params: CountChange;
 }
 
 export interface ModuleChannelPruneResult extends ChannelPruneReport {
