@@ -322,6 +322,29 @@ function iris(): { x: Float32Array; labels: Int32Array } {
   return { x, labels: Int32Array.from(rows, (r) => species.indexOf(r[4])) };
 }
 
+describe('moduleFromOnnx: reshapes computed from the activation\'s own Shape', () => {
+  /** Relu, then Reshape(r, Concat(Unsqueeze(Gather(Shape(r), index)), tail)) as PyTorch writes x.view(x.size(0), ...) with a dynamic batch. */
+  const dynamicView = (tail: number[], index = 0): ModelProto => handModel((g, x) => {
+    const r = g.node('Relu', [x], 'relu');
+    const scalarIndex = g.initializer('index', DataType.INT64, [], new Uint8Array(BigInt64Array.of(BigInt(index)).buffer));
+    const size = g.node('Gather', [g.node('Shape', [r], 'shape'), scalarIndex], 'size', [attr.int('axis', 0)]);
+    const unsqueezed = g.node('Unsqueeze', [size, g.int64s('axes', [0])], 'size_1d');
+    const spec = g.node('Concat', [unsqueezed, g.int64s('tail', tail)], 'spec', [attr.int('axis', 0)]);
+    return g.node('Reshape', [r, spec], 'view');
+  }, ['N', 2, 3, 4]);
+
+  it('x.view(x.size(0), -1) becomes a Flatten that keeps the batch', async () => {
+    const imported = await expectFaithfulImport(dynamicView([-1]), [[2, 2, 3, 4], [3, 2, 3, 4]]);
+    expect(imported.report.layers.map((l) => [l.layer, l.nodes.length])).toEqual([['ReLU', 1], ['Flatten', 5]]);
+    expect(imported.outputShape).toEqual([2, 24]);
+    imported.module.dispose();
+  });
+
+  it('x.view(x.size(1), -1) is refused: it mixes the batch into the features', () => {
+    expectRefusal(() => moduleFromOnnx(dynamicView([-1], 1)), 'UNSUPPORTED_OP', "'view/Reshape'", "symbolic batch dim 'N'");
+  });
+});
+
 describe('moduleFromOnnx: options and the report', () => {
   it('leaves out nodes the output does not depend on, and says so', () => {
     const model = handModel((g, x) => {

@@ -68,9 +68,10 @@ const TRAILING_SOFTMAX = new Set(['Softmax', 'LogSoftmax']);
  * into a trainable nn Sequential holding the model's weights: Gemm and MatMul(+Add) as Linear,
  * Conv (with a zero Pad before it folded in) as Conv2d, BatchNormalization and LayerNormalization,
  * Relu/LeakyRelu/Sigmoid/Tanh/Gelu, GELU and layer norm written out as elementwise nodes,
- * MaxPool/AveragePool/GlobalAveragePool/GlobalMaxPool, Flatten/Reshape/Squeeze that merge dims,
- * Dropout, Identity. Nodes computed from constants alone (a Transpose or DequantizeLinear of a
- * weight) are folded first.
+ * MaxPool/AveragePool (a Pad before them folded in)/GlobalAveragePool/GlobalMaxPool,
+ * Flatten/Reshape/Squeeze that merge dims (a Reshape's shape may be computed from the activation's
+ * own Shape), Dropout, Identity. Nodes computed from constants alone (a Transpose or
+ * DequantizeLinear of a weight) are folded first.
  *
  * A trailing Softmax or LogSoftmax is dropped, so the module outputs logits: nn's losses
  * (crossEntropy) and distillation take logits, and a Softmax layer in a module being trained would

@@ -4,14 +4,16 @@ import type { NodeProto } from '../ir/types.js';
 import { normalizeAxis, type ChainValue, type ConstantTensor, type Converted, type ImportContext } from './context.js';
 import type { GraphView } from './graph.js';
 import { layerNormOver } from './normalization.js';
+import { reshapeBy } from './reshape.js';
 import { runNodes } from './subgraph.js';
 
 /**
  * Where the chain forks (a value read by several nodes), the nodes up to the point where the
- * branches join again form a region with one way in and one way out. Two such regions are layers
- * nn has, written out by exporters that predate their ONNX ops: GELU (x * 0.5 * (1 + erf(x / sqrt 2)),
- * or its tanh form) and layer norm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then the
- * scale and shift). Any other region (a residual add, a concatenation of branches) is refused.
+ * branches join again form a region with one way in and one way out. Three such regions are layers
+ * nn has, written out by exporters: GELU (x * 0.5 * (1 + erf(x / sqrt 2)), or its tanh form), layer
+ * norm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then the scale and shift), and a Reshape
+ * whose shape is computed from x's own Shape. Any other region (a residual add, a concatenation of
+ * branches) is refused.
  */
 
 /** The nodes between a fork and the join, in topological order, with the one value that leaves them. */
@@ -47,7 +49,29 @@ export function* regionsFrom(view: GraphView, x: string): Generator<Region> {
 
 /** The region as a layer nn has, or undefined when it is neither pattern. */
 export function convertRegion(view: GraphView, region: Region, x: ChainValue, context: ImportContext): Converted | undefined {
-  return layerNormRegion(region, x, context) ?? elementwiseRegion(view, region, x, context);
+  return layerNormRegion(region, x, context) ?? shapeReshapeRegion(view, region, x, context) ?? elementwiseRegion(view, region, x, context);
+}
+
+/**
+ * Reshape(x, f(Shape(x))): PyTorch writes x.view(x.size(0), -1) with a dynamic batch as Shape,
+ * Gather, Unsqueeze, Concat feeding the Reshape. The shape nodes read nothing of x but its shape,
+ * so they are evaluated (on a zero tensor of that shape) at each batch size the reshape is
+ * checked at, and the Reshape becomes Flatten layers like a constant one.
+ */
+function shapeReshapeRegion(view: GraphView, region: Region, x: ChainValue, context: ImportContext): Converted | undefined {
+  const reshape = region.nodes.find((n) => n.output[0] === region.output);
+  if (reshape === undefined || reshape.opType !== 'Reshape' || reshape.input[0] !== region.input) return undefined;
+  const shapeNodes = region.nodes.filter((n) => n !== reshape);
+  const readsX = shapeNodes.filter((n) => n.input.includes(region.input));
+  if (readsX.length === 0 || readsX.some((n) => n.opType !== 'Shape') || shapeNodes.some((n) => (n.domain ?? '') !== '')) return undefined;
+  const constants = new Set(shapeNodes.flatMap((n) => n.input).map((i) => context.constant(i)).filter((c): c is ConstantTensor => c !== undefined));
+  const specFor = (shape: readonly number[]): number[] => {
+    const zeros = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const values = runNodes(view.model, shapeNodes, [...constants], [{ name: region.input, shape, data: zeros }], [reshape.input[1]], context.where.backend);
+    return values.get(reshape.input[1])?.numbers() ?? [];
+  };
+  const converted = reshapeBy(reshape, x, context, specFor);
+  return { ...converted, consumed: region.nodes };
 }
 
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Neg', 'Reciprocal', 'Erf', 'Tanh', 'Sigmoid', 'Exp', 'Log']);

@@ -80,22 +80,32 @@ export const convertFlatten: NodeConverter = (node, x, context) => {
  */
 export const convertReshape: NodeConverter = (node, x, context) => {
   const spec = context.constantInput(node, 1, 'shape').numbers();
+  return reshapeBy(node, x, context, () => spec);
+};
+
+/**
+ * A Reshape of x whose shape input is `specFor(x's shape)`: a constant, or (patterns.ts) a shape
+ * computed from x's own Shape, which the import evaluates at each batch size it checks.
+ */
+export function reshapeBy(node: NodeProto, x: ChainValue, context: ImportContext, specFor: (shape: readonly number[]) => readonly number[]): Converted {
   const allowZero = context.opset >= 14 && context.attributes(node).int('allowzero', 0) === 1;
   const target: TargetShape = (shape) => {
+    const spec = specFor(shape);
     const dims = spec.map((d, i) => (d === 0 && !allowZero ? shape[i] : d));
-    if (dims.some((d) => d === undefined || d < -1)) throw context.invalid(node, `shape ${shapeText(spec)} does not fit input ${shapeText(shape)}`);
+    const misfit = (): Error => context.invalid(node, `shape ${shapeText(spec)} does not fit input ${shapeText(shape)}`);
+    if (dims.some((d) => d === undefined || d < -1)) throw misfit();
     const inferred = dims.indexOf(-1);
     if (inferred >= 0) {
       if (dims.indexOf(-1, inferred + 1) >= 0) throw context.invalid(node, `shape ${shapeText(spec)} has more than one -1`);
       const known = product(dims.filter((_, i) => i !== inferred));
-      if (known === 0 || product(shape) % known !== 0) throw context.invalid(node, `shape ${shapeText(spec)} does not fit input ${shapeText(shape)}`);
+      if (known === 0 || product(shape) % known !== 0) throw misfit();
       dims[inferred] = product(shape) / known;
     }
-    if (product(dims) !== product(shape)) throw context.invalid(node, `shape ${shapeText(spec)} does not fit input ${shapeText(shape)}`);
+    if (product(dims) !== product(shape)) throw misfit();
     return dims;
   };
   return mergingReshape(node, x, context, target);
-};
+}
 
 /** Squeeze of the given unit axes (an attribute before opset 13, an input from 13), or of every unit axis when none are given. */
 export const convertSqueeze: NodeConverter = (node, x, context) => {
