@@ -629,5 +629,9 @@ describe('moduleFromOnnx: backends and memory', () => {
     expect(liveTensors()).toBe(before + module.stateDict().size);
     module.dispose();
     expect(liveTensors()).toBe(before);
+    // A refusal after some layers were built frees them.
+    const refused = handModel((g, x) => g.node('Selu', [g.node('Gemm', [x, weights(g, 'w', [4, 4], rng)], 'fc')], 'selu'), ['N', 4]);
+    expectRefusal(() => moduleFromOnnx(refused), 'UNSUPPORTED_OP', "node 'selu/Selu' (Selu)");
+    expect(liveTensors()).toBe(before);
   });
 });

@@ -3,7 +3,7 @@ import { Sequential, type Seed } from '@minnow/nn';
 import { Attributes } from '../exec/attributes.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { DataType, type ModelProto, type NodeProto } from '../ir/types.js';
-import { normalizeAxis, type BatchDim, type ChainValue, type Converted, type ImportContext, type Layer, type LayerPlacement } from './context.js';
+import { normalizeAxis, type BatchDim, type ChainValue, type ImportContext, type Layer, type LayerPlacement } from './context.js';
 import { IMPORTERS } from './converters.js';
 import { GraphView } from './graph.js';
 import { convertRegion, regionsFrom } from './patterns.js';
@@ -101,54 +101,25 @@ export function moduleFromOnnx(model: ModelProto, options: ImportOptions = {}): 
   const identities: string[] = [];
   let droppedOutput: ImportReport['droppedOutput'];
   let x: ChainValue = { name: view.input.name ?? '', shape };
-  while (true) {
-    const readers = view.readersOf(x.name);
-    if (x.name === view.outputName) {
-      if (readers.length > 0) throw branchError(view, x, readers, 'it is the graph output and also read by');
-      break;
-    }
-    if (readers.length === 0) throw new MinnowError('INTERNAL', `moduleFromOnnx: value '${x.name}' leads nowhere yet is not the output`);
-    let step: { layers: readonly Layer[]; output: ChainValue; nodes: readonly NodeProto[] };
-    if (readers.length > 1) {
-      let converted: Converted | undefined;
-      let join: NodeProto | undefined;
-      for (const region of regionsFrom(view, x.name)) {
-        join ??= region.nodes.find((n) => n.output.includes(region.output));
-        converted = convertRegion(view, region, x, context);
-        if (converted) break;
+  try {
+    while (x.name !== view.outputName || view.readersOf(x.name).length > 0) {
+      const step = nextStep(view, x, context);
+      if (step.dropped) {
+        droppedOutput = step.dropped;
+        notes.push(`${step.dropped.node}: the trailing ${step.dropped.opType} (axis ${step.dropped.axis}) is dropped; the module outputs logits`);
       }
-      if (!converted) throw branchError(view, x, readers, 'it is read by', join);
-      step = { layers: converted.layers, output: converted.output, nodes: converted.consumed ?? [] };
-    } else {
-      const node = readers[0];
-      const opType = node.opType ?? '';
-      for (const input of node.input) {
-        if (input !== '' && input !== x.name && !view.isConstant(input)) {
-          throw context.unsupported(node, `it also reads '${input}', another branch of the graph: an nn Sequential is a single chain`);
-        }
+      const labels = step.nodes.map((n) => context.label(n));
+      if (step.layers.length === 0 && !step.dropped) identities.push(...labels);
+      for (const layer of step.layers) {
+        imported.push({ name: String(layers.length), layer: layer.constructor.name, nodes: labels });
+        layers.push(layer);
       }
-      if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') throw context.unsupported(node, `its domain '${node.domain}' is not the default ONNX domain`);
-      if (TRAILING_SOFTMAX.has(opType)) {
-        if (node.output[0] !== view.outputName) throw context.unsupported(node, `${opType} inside the network (not at its output) has no nn layer`);
-        const axis = normalizeAxis(context.attributes(node).int('axis', view.opset >= 13 ? -1 : 1), x.shape.length, (why) => context.invalid(node, why));
-        droppedOutput = { node: context.label(node), opType: opType as 'Softmax' | 'LogSoftmax', axis };
-        notes.push(`${context.label(node)}: the trailing ${opType} (axis ${axis}) is dropped; the module outputs logits`);
-        x = { name: node.output[0], shape: x.shape };
-        continue;
-      }
-      const entry = IMPORTERS.get(opType);
-      if (entry === undefined) throw context.unsupported(node, `nn has no layer for ${opType}`);
-      if (view.opset < (entry.sinceVersion ?? 1)) throw context.unsupported(node, `${opType} exists from opset ${entry.sinceVersion}`);
-      const converted = entry.convert(node, x, context);
-      step = { layers: converted.layers, output: converted.output, nodes: [node, ...(converted.consumed ?? [])] };
+      x = step.output;
     }
-    const labels = step.nodes.map((n) => context.label(n));
-    if (step.layers.length === 0) identities.push(...labels);
-    for (const layer of step.layers) {
-      imported.push({ name: String(layers.length), layer: layer.constructor.name, nodes: labels });
-      layers.push(layer);
-    }
-    x = step.output;
+  } catch (error) {
+    // The layers built so far hold tensors (wasm memory the GC cannot see): free them.
+    for (const layer of layers) layer.dispose();
+    throw error;
   }
   if (view.ignored > 0) notes.push(`${view.ignored} node(s) the output does not depend on were left out`);
   const module = new Sequential(...layers).eval();
@@ -157,6 +128,49 @@ export function moduleFromOnnx(model: ModelProto, options: ImportOptions = {}): 
     identities, notes, ignoredNodes: view.ignored, ...(droppedOutput && { droppedOutput }),
   };
   return { module, inputShape: shape, outputShape: x.shape, batchDim: batch.symbolic, inputName: view.input.name ?? '', outputName: view.outputName, report };
+}
+
+interface Step {
+  readonly layers: readonly Layer[];
+  readonly output: ChainValue;
+  /** The ONNX nodes the step replaces. */
+  readonly nodes: readonly NodeProto[];
+  readonly dropped?: ImportReport['droppedOutput'];
+}
+
+/** The layers for the node (or recognised region of nodes) that reads the chain value x next. */
+function nextStep(view: GraphView, x: ChainValue, context: ImportContext): Step {
+  const readers = view.readersOf(x.name);
+  if (x.name === view.outputName) throw branchError(view, x, readers, 'it is the graph output and also read by');
+  if (readers.length === 0) throw new MinnowError('INTERNAL', `moduleFromOnnx: value '${x.name}' leads nowhere yet is not the output`);
+  if (readers.length > 1) {
+    let join: NodeProto | undefined;
+    for (const region of regionsFrom(view, x.name)) {
+      join ??= region.nodes.find((n) => n.output.includes(region.output));
+      const converted = convertRegion(view, region, x, context);
+      if (converted) return { layers: converted.layers, output: converted.output, nodes: converted.consumed ?? region.nodes };
+    }
+    throw branchError(view, x, readers, 'it is read by', join);
+  }
+  const node = readers[0];
+  const opType = node.opType ?? '';
+  for (const input of node.input) {
+    if (input !== '' && input !== x.name && !view.isConstant(input)) {
+      throw context.unsupported(node, `it also reads '${input}', another branch of the graph: an nn Sequential is a single chain`);
+    }
+  }
+  if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') throw context.unsupported(node, `its domain '${node.domain}' is not the default ONNX domain`);
+  if (TRAILING_SOFTMAX.has(opType)) {
+    if (node.output[0] !== view.outputName) throw context.unsupported(node, `${opType} inside the network (not at its output) has no nn layer`);
+    const axis = normalizeAxis(context.attributes(node).int('axis', view.opset >= 13 ? -1 : 1), x.shape.length, (why) => context.invalid(node, why));
+    const dropped = { node: context.label(node), opType: opType as 'Softmax' | 'LogSoftmax', axis };
+    return { layers: [], output: { name: node.output[0], shape: x.shape }, nodes: [node], dropped };
+  }
+  const entry = IMPORTERS.get(opType);
+  if (entry === undefined) throw context.unsupported(node, `nn has no layer for ${opType}`);
+  if (view.opset < (entry.sinceVersion ?? 1)) throw context.unsupported(node, `${opType} exists from opset ${entry.sinceVersion}`);
+  const converted = entry.convert(node, x, context);
+  return { layers: converted.layers, output: converted.output, nodes: [node, ...(converted.consumed ?? [])] };
 }
 
 /** The input's traced shape: the model's dims, with `inputShape` filling (and checked against) them. */
