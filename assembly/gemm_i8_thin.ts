@@ -6,7 +6,8 @@
 //   bytewise (punpcklbw / punpckhbw), widened to int16 pairs and multiplied by a splat of
 //   (a'[p], a'[p+1]) with i32x4.dot_i16x8_s: 16 columns per step, 4 accumulators per row of A;
 // - dot form, B columns contiguous (row stride 1, a transposed weight): 8 k's of a column of B
-//   widened to int16 against 8 k's of a row of A', 4 partial sums per output, reduced at the end.
+//   widened to int16 against 8 k's of a row of A', 4 partial sums per output, reduced at the end
+//   (blocks of 4 columns, then the columns left over one by one).
 //
 // Only A is copied: a'[i][p] = A[i,p] - aZero[i or 0] as int16 (|a'| <= 255), padded with zeros.
 // B's zero point is applied afterwards, exactly: sum_p a'_p (b_pj - z_j) = sum_p a'_p b_pj -
@@ -223,6 +224,32 @@ function dotBlock4x2(k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: boo
   dotBlock4(2, k, pa, ka, b, bcs, signed, j, zb, perCol, s0, s1, c, ldc);
 }
 
+/** Dot form for one column j (the columns left over from blocks of 4): 8 k's a step, then k % 8 in scalar. */
+function dotColumn(
+  R: i32, k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: bool, j: i32,
+  zb: usize, perCol: bool, s0: i32, s1: i32, c: usize, ldc: i32,
+): void {
+  let c0 = i32x4.splat(0), c1 = c0;
+  const pa1 = pa + (<usize>ka << 1);
+  const col = b + <usize>(j * bcs);
+  const k8 = k & ~7;
+  for (let p = 0; p < k8; p += 8) {
+    const y = signed ? v128.load8x8_s(col + <usize>p) : v128.load8x8_u(col + <usize>p);
+    c0 = dotAdd(c0, v128.load(pa + (<usize>p << 1)), y);
+    if (R > 1) c1 = dotAdd(c1, v128.load(pa1 + (<usize>p << 1)), y);
+  }
+  let t0 = i32x4.extract_lane(c0, 0) + i32x4.extract_lane(c0, 1) + i32x4.extract_lane(c0, 2) + i32x4.extract_lane(c0, 3);
+  let t1 = i32x4.extract_lane(c1, 0) + i32x4.extract_lane(c1, 1) + i32x4.extract_lane(c1, 2) + i32x4.extract_lane(c1, 3);
+  for (let p = k8; p < k; p++) {
+    const y = loadQ(col + <usize>p, signed);
+    t0 += <i32>load<i16>(pa + (<usize>p << 1)) * y;
+    if (R > 1) t1 += <i32>load<i16>(pa1 + (<usize>p << 1)) * y;
+  }
+  const z = perCol ? load<i32>(zb + (<usize>j << 2)) : load<i32>(zb);
+  store<i32>(c + (<usize>j << 2), t0 - z * s0);
+  if (R > 1) store<i32>(c + (<usize>(ldc + j) << 2), t1 - z * s1);
+}
+
 /**
  * C = (A - aZero)(B - bZero) as int32 for m <= I8_THIN_ROWS when B's rows or columns are
  * contiguous; returns false (nothing written) otherwise. k >= 0, m, n > 0.
@@ -236,7 +263,7 @@ export function gemmI8Thin(
   if (m > I8_THIN_ROWS) return false;
   // Under 16 columns (or 4 in the dot form) every output is a scalar dot product.
   const rowsForm = bColStride == 1 && n >= 16;
-  const dotForm = !rowsForm && (bRowStride == 1 || k <= 1) && n >= 4;
+  const dotForm = !rowsForm && (bRowStride == 1 || k <= 1);
   if (!rowsForm && !dotForm && n >= 16) return false;
   const ka = roundUp16(k);
   const sums = prepareA(m, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow, scratch);
@@ -260,20 +287,23 @@ export function gemmI8Thin(
       for (let j = 0; j < j0; j += 16) rowsBlock16x1(kq, pa, ka, b, bRowStride, bSigned, j, bZero, bZeroPerCol, s0, ci, n, oddK);
     }
   } else if (dotForm) {
-    j0 = n & ~3;
+    const n4 = n & ~3;
     let i = 0;
     for (; i + 2 <= m; i += 2) {
       const pa = scratch + <usize>(i * ka * 2);
       const s0 = load<i32>(sums + (<usize>i << 2)), s1 = load<i32>(sums + (<usize>i << 2), 4);
       const ci = c + <usize>(i * n * 4);
-      for (let j = 0; j < j0; j += 4) dotBlock4x2(k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, s1, ci, n);
+      for (let j = 0; j < n4; j += 4) dotBlock4x2(k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, s1, ci, n);
+      for (let j = n4; j < n; j++) dotColumn(2, k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, s1, ci, n);
     }
     if (i < m) {
       const pa = scratch + <usize>(i * ka * 2);
       const s0 = load<i32>(sums + (<usize>i << 2));
       const ci = c + <usize>(i * n * 4);
-      for (let j = 0; j < j0; j += 4) dotBlock4x1(k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, ci, n);
+      for (let j = 0; j < n4; j += 4) dotBlock4x1(k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, ci, n);
+      for (let j = n4; j < n; j++) dotColumn(1, k, pa, ka, b, bColStride, bSigned, j, bZero, bZeroPerCol, s0, s0, ci, n);
     }
+    j0 = n;
   }
   for (let i = 0; i < m; i++) {
     const pa = scratch + <usize>(i * ka * 2);

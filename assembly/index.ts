@@ -6,4 +6,5 @@ export * from './quantize';
 export * from './gemm_f32';
 export * from './conv_f32';
 export * from './gemm_i8';
+export * from './elementwise_i8';
 export * from './spmm';

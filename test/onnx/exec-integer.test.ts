@@ -341,7 +341,7 @@ describe('fuseQuantized: QDQ products onto the integer kernels', () => {
 
   it('Conv with bias and Relu becomes QLinearConv; a float Conv output becomes ConvInteger; a shallow Conv stays float', async () => {
     const { m, outScale } = qdqModel([2, 1, 12, 12], [
-      { op: 'Conv', weightDims: [8, 1, 3, 3], bias: true, relu: true },
+      { op: 'Conv', weightDims: [8, 1, 2, 2], bias: true, relu: true },
       { op: 'Conv', weightDims: [16, 8, 3, 3], bias: true, relu: true, attrs: [ints('pads', [1, 1, 1, 1])] },
       { op: 'Conv', weightDims: [16, 16, 3, 3], bias: true, relu: true, attrs: [ints('strides', [2, 2])] },
     ], 5);
@@ -349,6 +349,11 @@ describe('fuseQuantized: QDQ products onto the integer kernels', () => {
     expect(opTypes(fused).filter((t) => t.includes('Conv'))).toEqual(['Conv', 'QLinearConv', 'QLinearConv']);
     expect(opTypes(fused)).not.toContain('Relu');
     await expectAgreement(m, fused, floatFeed([2, 1, 12, 12], 6), outScale);
+
+    // A first 3x3 convolution over one channel (9 terms) runs on the integer kernel.
+    const first = qdqModel([2, 1, 12, 12], [{ op: 'Conv', weightDims: [8, 1, 3, 3], bias: true, relu: true }], 15);
+    expect(opTypes(fuseQuantized(first.m)).filter((t) => t.includes('Conv'))).toEqual(['QLinearConv']);
+    await expectAgreement(first.m, fuseQuantized(first.m), floatFeed([2, 1, 12, 12], 16), first.outScale);
 
     const last = qdqModel([1, 16, 6, 6], [{ op: 'Conv', weightDims: [4, 16, 3, 3], bias: true, quantizeOutput: false }], 7).m;
     const integer = fuseQuantized(last);
@@ -368,6 +373,34 @@ describe('fuseQuantized: QDQ products onto the integer kernels', () => {
     const fused = fuseQuantized(withFlatten);
     expect(opTypes(fused)).toEqual(['QuantizeLinear', 'QLinearConv', 'Flatten', 'DequantizeLinear', 'Identity']);
     await expectAgreement(withFlatten, fused, floatFeed([2, 4, 4, 4], 10), outScale);
+  });
+
+  it('a QuantizeLinear behind Relu -> MaxPool -> Flatten moves up to the Conv; a Reshape with a computed shape keeps it where it is', async () => {
+    // Conv -> Relu -> MaxPool -> Flatten -> QuantizeLinear: the Conv requantizes, the pooling compares bytes.
+    const build = (opset: number, tail: 'flatten' | 'computedReshape'): ModelProto => {
+      const { m } = qdqModel([2, 4, 8, 8], [{ op: 'Conv', weightDims: [8, 4, 3, 3], bias: true, relu: true, quantizeOutput: false }], 21, opset);
+      const nodes = [...m.graph!.node];
+      const identity = nodes.pop()!;
+      const flattenOrReshape = tail === 'flatten'
+        ? [node('Flatten', ['p'], ['f'])]
+        : [node('Shape', ['p'], ['p_shape']), node('Reshape', ['p', 'p_shape'], ['f'])];
+      const initializer = [...m.graph!.initializer, makeTensor('f_s', DataType.FLOAT, [], bytes(Float32Array.of(0.05))), makeTensor('f_z', DataType.UINT8, [], bytes(Uint8Array.of(0)))];
+      const tailNodes = [
+        node('MaxPool', ['r0'], ['p'], [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]), ...flattenOrReshape,
+        node('QuantizeLinear', ['f', 'f_s', 'f_z'], ['f_q']), node('DequantizeLinear', ['f_q', 'f_s', 'f_z'], ['f_dq']),
+      ];
+      return { ...m, graph: { ...m.graph!, initializer, node: [...nodes, ...tailNodes, { ...identity, input: ['f_dq'] }] } };
+    };
+    const moved = build(13, 'flatten');
+    const fused = fuseQuantized(moved);
+    expect(opTypes(fused)).toEqual(['QuantizeLinear', 'QLinearConv', 'MaxPool', 'Flatten', 'DequantizeLinear', 'Identity']);
+    await expectAgreement(moved, fused, floatFeed([2, 4, 8, 8], 22), 0.05);
+    // A Reshape whose shape is computed (by a Shape node after the Conv) cannot run where the Conv stood.
+    const computed = build(13, 'computedReshape');
+    expect(opTypes(fuseQuantized(computed))).toEqual([
+      'QuantizeLinear', 'DequantizeLinear', 'ConvInteger', 'DequantizeLinear', 'Reshape', 'Add', 'Relu', 'MaxPool', 'Shape', 'Reshape', 'QuantizeLinear', 'DequantizeLinear', 'Identity',
+    ]);
+    await expectAgreement(computed, fuseQuantized(computed), floatFeed([2, 4, 8, 8], 23), 0.05);
   });
 
   it('returns a new model and leaves its input as it was; a model with nothing to fuse comes back as it is', () => {
@@ -463,7 +496,9 @@ describe('fuseQuantized on what quantizeOnnx writes', () => {
       const tolerance = 1e-3 * scale;
       for (const backend of BACKENDS) expect(largestDifference(runMinnow(fused, feeds, backend).output, want), `${options.mode} ${backend}`).toBeLessThanOrEqual(tolerance);
       expect(largestDifference((await runOrt(fused, feeds)).output, (await runOrt(quantized, feeds)).output), `${options.mode} onnxruntime`).toBeLessThanOrEqual(tolerance);
-      if (options.mode === 'static' && !('format' in options)) expect(opTypes(fused)).toContain('ConvInteger');
+      // The QuantizeLinear before the first Linear moves up through Flatten and MaxPool: both
+      // convolutions requantize in their epilogue; the last Linear (24 terms) stays float.
+      if (options.mode === 'static' && !('format' in options)) expect(opTypes(fused).filter((t) => /Conv|Pool|Gemm/.test(t))).toEqual(['QLinearConv', 'QLinearConv', 'MaxPool', 'QGemm', 'Gemm']);
     }
   });
 });

@@ -1,19 +1,33 @@
 import type { BufferView, PrimitiveAttrs } from '@minnow/core';
 import { sizeOf, viewArray } from '@minnow/core';
 import type { WasmBuffer } from './backend.js';
-import { forEachMatrix, type NativeContext } from './kernels.js';
+import { writeElementwise } from './descriptor.js';
+import { forEachMatrix, type NativeContext, type NativeKernel } from './kernels.js';
 
 type View = BufferView<WasmBuffer>;
 
-/** The values of a zero-point view (scalar or 1-D) as int32s written to a temporary block; returns its address. */
-function zeroPointsBlock(ctx: NativeContext, view: View): number {
+/**
+ * The values of a zero-point view as int32s; returns their address. A scalar goes into word
+ * `slot` of the descriptor block (free while a product runs); a vector into a temporary block,
+ * which the caller frees (`temporary` true).
+ */
+function zeroPointsBlock(ctx: NativeContext, view: View, slot: number): { ptr: number; temporary: boolean } {
   const n = sizeOf(view.shape);
-  const ptr = ctx.allocateTemporary(n * 4);
   const source = viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length);
+  if (n === 1) {
+    ctx.descriptorWords()[slot] = source[view.offset];
+    return { ptr: ctx.descriptor + slot * 4, temporary: false };
+  }
+  const ptr = ctx.allocateTemporary(n * 4);
   const target = new Int32Array(ctx.memory.buffer, ptr, n);
-  const stride = view.shape.length === 1 ? view.strides[0] : 0;
+  const stride = view.strides[0];
   for (let i = 0; i < n; i++) target[i] = source[view.offset + i * stride];
-  return ptr;
+  return { ptr, temporary: true };
+}
+
+/** The value of a one-element 8-bit view. */
+function zeroPointValue(ctx: NativeContext, view: View): number {
+  return viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length)[view.offset];
 }
 
 /** Epilogue modes of assembly/epilogue_i8.ts. */
@@ -31,8 +45,10 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
   const r = a.shape.length;
   const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
   const scratch = ctx.scratch(exports.gemmI8ScratchBytes(m, n, k));
-  const za = zeroPointsBlock(ctx, aZero);
-  const zb = zeroPointsBlock(ctx, bZero);
+  const zeroA = zeroPointsBlock(ctx, aZero, 0);
+  const zeroB = zeroPointsBlock(ctx, bZero, 1);
+  const za = zeroA.ptr;
+  const zb = zeroB.ptr;
   // Strides of size-1 dims made contiguous, so the kernel's layout tests see through them.
   const ac = k === 1 ? 1 : a.strides[r - 1];
   const ar = m === 1 ? k * ac : a.strides[r - 2];
@@ -50,23 +66,33 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
       }, ctx);
       return true;
     }
-    const [, , , , scale, bias, outZero] = inputs;
+    const scale = inputs[4];
+    const bias = inputs[5];
+    const outZero = inputs[6];
     const gemm = exports.gemmI8Scaled;
-    const stride = (v: View): number => (v.shape.length === 1 ? v.strides[0] : 0);
     const quantized = attrs.type !== 'float32';
-    const z = quantized ? viewArray(outZero.dtype, ctx.memory.buffer, outZero.buffer.ptr, outZero.buffer.length)[outZero.offset] : 0;
+    const z = quantized ? zeroPointValue(ctx, outZero) : 0;
     const mode = MODE[attrs.type];
     const perRow = attrs.perRow ? 1 : 0;
-    const [sp, ss, bp, bs] = [ctx.address(scale), stride(scale), ctx.address(bias), stride(bias)];
+    const sp = ctx.address(scale);
+    const ss = scale.shape.length === 1 ? scale.strides[0] : 0;
+    const bp = ctx.address(bias);
+    const bs = bias.shape.length === 1 ? bias.strides[0] : 0;
     const outSigned = attrs.type === 'int8' ? 1 : 0;
-    forEachMatrix(a, b, m * n * (quantized ? 1 : 4), (pa, pb, out) => {
+    const outBytes = m * n * (quantized ? 1 : 4);
+    if (a.shape.length === 2) {
+      gemm(m, n, k, ctx.address(a), ar, ac, aSigned, za, aPerRow, ctx.address(b), br, bc, bSigned, zb, bPerCol,
+        mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr, scratch);
+      return true;
+    }
+    forEachMatrix(a, b, outBytes, (pa, pb, out) => {
       gemm(m, n, k, pa, ar, ac, aSigned, za, aPerRow, pb, br, bc, bSigned, zb, bPerCol,
         mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr + out, scratch);
     }, ctx);
     return true;
   } finally {
-    ctx.freeTemporary(za);
-    ctx.freeTemporary(zb);
+    if (zeroA.temporary) ctx.freeTemporary(za);
+    if (zeroB.temporary) ctx.freeTemporary(zb);
   }
 }
 
@@ -74,5 +100,19 @@ export function integerKernels(ctx: NativeContext) {
   return {
     matmulInteger: (inputs: readonly View[], output: View): boolean => integerProduct(ctx, inputs, output, undefined),
     matmulIntegerScaled: (inputs: readonly View[], output: View, attrs: PrimitiveAttrs['matmulIntegerScaled']): boolean => integerProduct(ctx, inputs, output, attrs),
+  };
+}
+
+/**
+ * max / min: int8 and uint8 operands on assembly/elementwise_i8.ts (MaxPool over quantized
+ * activations), other dtypes on `other` (the float32 kernel, which refuses what it does not take).
+ */
+export function eightBitOr<K extends 'max' | 'min'>(ctx: NativeContext, op: K, other: NativeKernel<K>): NativeKernel<K> {
+  return (inputs, output, attrs): boolean => {
+    const [a, b] = inputs;
+    if (!((a.dtype === 'int8' || a.dtype === 'uint8') && b.dtype === a.dtype) || !ctx.exports.binaryI8) return other(inputs, output, attrs);
+    if (!writeElementwise(ctx.descriptorWords(), output.shape, inputs)) return false;
+    ctx.exports.binaryI8(op === 'max' ? 0 : 1, a.dtype === 'int8' ? 1 : 0, ctx.descriptor, ctx.address(a), ctx.address(b), output.buffer.ptr);
+    return true;
   };
 }

@@ -3,7 +3,7 @@ import { MinnowError, bytesPerElement, collapseDims, contiguousStrides, isContig
 import type { KernelExports } from './module.js';
 import type { WasmBuffer } from './backend.js';
 import { writeConv2d, writeElementwise, writeReduce } from './descriptor.js';
-import { integerKernels } from './kernels-int8.js';
+import { eightBitOr, integerKernels } from './kernels-int8.js';
 import { nativeSpmm } from './spmm.js';
 
 /** What native kernels need from the backend: the module, memory, and argument/scratch space. */
@@ -26,7 +26,7 @@ export interface NativeContext {
 
 type View = BufferView<WasmBuffer>;
 /** A native kernel returns false when it does not handle these dtypes or layouts (the reference runs then). */
-type NativeKernel<K extends KernelOp> = (inputs: readonly View[], output: View, attrs: PrimitiveAttrs[K]) => boolean;
+export type NativeKernel<K extends KernelOp> = (inputs: readonly View[], output: View, attrs: PrimitiveAttrs[K]) => boolean;
 export type NativeKernels = { [K in KernelOp]?: NativeKernel<K> };
 
 const UNARY = { neg: 0, abs: 1, sqrt: 2, floor: 3, round: 4, reciprocal: 5, exp: 6, log: 7, tanh: 8, sign: 9 } as const;
@@ -126,7 +126,7 @@ export function nativeKernels(ctx: NativeContext): NativeKernels {
   const kernels: NativeKernels = {
     neg: unary('neg'), abs: unary('abs'), sqrt: unary('sqrt'), floor: unary('floor'), round: unary('round'),
     reciprocal: unary('reciprocal'), exp: unary('exp'), log: unary('log'), tanh: unary('tanh'), sign: unary('sign'),
-    add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), max: binary('max'), min: binary('min'),
+    add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), max: eightBitOr(ctx, 'max', binary('max')), min: eightBitOr(ctx, 'min', binary('min')),
     pow: binary('pow'), cmplt: binary('cmplt'), cmpeq: binary('cmpeq'),
     where: (inputs, output) => {
       const [cond, a, b] = inputs;

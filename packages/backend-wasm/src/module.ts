@@ -22,6 +22,7 @@ export interface KernelExports {
     c: number, scratch: number,
   ): void;
   gemmI8ScratchBytes?(m: number, n: number, k: number): number;
+  binaryI8?(op: number, signed: number, desc: number, a: number, b: number, out: number): void;
   gemmI8Scaled?(
     m: number, n: number, k: number,
     a: number, aRowStride: number, aColStride: number, aSigned: number, aZero: number, aZeroPerRow: number,

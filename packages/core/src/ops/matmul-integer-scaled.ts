@@ -1,4 +1,4 @@
-import { assertDType } from '../dtype.js';
+import { assertDType, type DType } from '../dtype.js';
 import { MinnowError, formatShape } from '../errors.js';
 import { runKernel } from '../dispatch.js';
 import type { Tensor } from '../tensor.js';
@@ -32,52 +32,65 @@ export interface MatmulIntegerScaledOptions {
  * matmulInteger. One pass over the accumulators, none of them written to memory.
  */
 export function matmulIntegerScaled(a: Tensor, b: Tensor, options: MatmulIntegerScaledOptions): Tensor {
-  const op = 'matmulIntegerScaled';
-  expectTensor(op, 'a', a);
-  expectTensor(op, 'b', b);
-  expectTensor(op, 'scale', options.scale);
-  for (const [name, t] of [['a', a], ['b', b]] as const) assertDType(`${op} ${name}`, t.dtype, ['int8', 'uint8']);
-  if (a.rank < 2 || b.rank < 2) throw new MinnowError('INVALID_SHAPE', `${op}: operands must have rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  expectTensor(OP, 'a', a);
+  expectTensor(OP, 'b', b);
+  expectTensor(OP, 'scale', options.scale);
+  assertDType(`${OP} a`, a.dtype, EIGHT_BIT);
+  assertDType(`${OP} b`, b.dtype, EIGHT_BIT);
+  if (a.rank < 2 || b.rank < 2) throw new MinnowError('INVALID_SHAPE', `${OP}: operands must have rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   const { type } = options;
-  if (type !== 'float32' && type !== 'int8' && type !== 'uint8') throw new MinnowError('INVALID_ARGUMENT', `${op}: type must be float32, int8 or uint8, got ${String(type)}`);
+  if (type !== 'float32' && type !== 'int8' && type !== 'uint8') throw new MinnowError('INVALID_ARGUMENT', `${OP}: type must be float32, int8 or uint8, got ${String(type)}`);
   const perRow = options.perRow ?? false;
-  const { shape, views } = matmulShapes(op, a, b);
+  const { shape, views } = matmulShapes(OP, a, b);
   const m = a.shape[a.rank - 2];
   const n = b.shape[b.rank - 1];
-  const along = perRow ? m : n;
-  const backend = a.backend.name;
+  // Defaults and one-element vectors become scalars made here, disposed before returning. Plain
+  // code, no closures: at batch 1 this wrapper is a real part of a layer's time.
   const made: Tensor[] = [];
-  const orDefault = (t: Tensor | undefined, dtype: 'int8' | 'uint8' | 'int32'): Tensor => {
-    if (t !== undefined) return t;
-    const z = full([], 0, { dtype, backend });
-    made.push(z);
-    return z;
-  };
+  const backend = a.backend.name;
   try {
-    const za = orDefault(options.aZero, a.dtype as 'int8' | 'uint8');
-    const zb = orDefault(options.bZero, b.dtype as 'int8' | 'uint8');
-    const bias = orDefault(options.bias, 'int32');
-    const zy = orDefault(options.outZero, type === 'float32' ? 'int32' : type);
-    for (const [name, z, t, len] of [['aZero', za, a, m], ['bZero', zb, b, n]] as const) {
-      if (z.dtype !== t.dtype) throw new MinnowError('DTYPE_MISMATCH', `${op}: ${name} is ${z.dtype} but its operand is ${t.dtype}`);
-      if (!(z.size === 1 || (z.rank === 1 && z.shape[0] === len))) {
-        throw new MinnowError('SHAPE_MISMATCH', `${op}: ${name} must be a scalar or have shape [${len}], got ${formatShape(z.shape)}`);
-      }
-    }
-    for (const [name, t, dtype] of [['scale', options.scale, 'float32'], ['bias', bias, 'int32']] as const) {
-      if (t.dtype !== dtype) throw new MinnowError('DTYPE_MISMATCH', `${op}: ${name} must be ${dtype}, got ${t.dtype}`);
-      if (!(t.size === 1 || (t.rank === 1 && t.shape[0] === along))) {
-        throw new MinnowError('SHAPE_MISMATCH', `${op}: ${name} must be a scalar or have shape [${along}] (one per ${perRow ? 'row' : 'column'}), got ${formatShape(t.shape)}`);
-      }
-    }
+    const za = parameter(options.aZero, a.dtype, backend, made);
+    const zb = parameter(options.bZero, b.dtype, backend, made);
+    const scale = parameter(options.scale, 'float32', backend, made);
+    const bias = parameter(options.bias, 'int32', backend, made);
+    const zy = parameter(options.outZero, type === 'float32' ? 'int32' : type, backend, made);
+    checkZeroPoint('aZero', za, a, m);
+    checkZeroPoint('bZero', zb, b, n);
+    checkVector('scale', scale, 'float32', perRow, perRow ? m : n);
+    checkVector('bias', bias, 'int32', perRow, perRow ? m : n);
     if (type !== 'float32' && (zy.dtype !== type || zy.size !== 1)) {
-      throw new MinnowError('SHAPE_MISMATCH', `${op}: outZero must be a ${type} scalar, got ${zy.dtype} ${formatShape(zy.shape)}`);
+      throw new MinnowError('SHAPE_MISMATCH', `${OP}: outZero must be a ${type} scalar, got ${zy.dtype} ${formatShape(zy.shape)}`);
     }
-    const scalar = (t: Tensor): Tensor => (t.size === 1 && t.rank !== 0 ? reshape(t, []) : t);
-    const params = [za, zb, options.scale, bias, zy].map(scalar);
-    made.push(...params.filter((t, i) => t !== [za, zb, options.scale, bias, zy][i]));
-    return runKernel(op, [a, b, ...params], { type, perRow }, { shape, dtype: type }, [...views, ...params.map((t) => t.view())]);
+    return runKernel(OP, [a, b, za, zb, scale, bias, zy], { type, perRow }, { shape, dtype: type },
+      [views[0], views[1], za.view(), zb.view(), scale.view(), bias.view(), zy.view()]);
   } finally {
-    for (const t of made) t.dispose();
+    for (let i = 0; i < made.length; i++) made[i].dispose();
+  }
+}
+
+const OP = 'matmulIntegerScaled';
+const EIGHT_BIT: readonly DType[] = ['int8', 'uint8'];
+
+/** `t`, or 0 of `dtype` when absent, as a scalar when it holds one value; what it makes goes into `made`. */
+function parameter(t: Tensor | undefined, dtype: DType, backend: string, made: Tensor[]): Tensor {
+  let out: Tensor;
+  if (t === undefined) out = full([], 0, { dtype, backend });
+  else if (t.size === 1 && t.rank !== 0) out = reshape(t, []);
+  else return t;
+  made.push(out);
+  return out;
+}
+
+function checkZeroPoint(name: string, z: Tensor, operand: Tensor, length: number): void {
+  if (z.dtype !== operand.dtype) throw new MinnowError('DTYPE_MISMATCH', `${OP}: ${name} is ${z.dtype} but its operand is ${operand.dtype}`);
+  if (!(z.rank === 0 || (z.rank === 1 && z.shape[0] === length))) {
+    throw new MinnowError('SHAPE_MISMATCH', `${OP}: ${name} must be a scalar or have shape [${length}], got ${formatShape(z.shape)}`);
+  }
+}
+
+function checkVector(name: string, t: Tensor, dtype: DType, perRow: boolean, length: number): void {
+  if (t.dtype !== dtype) throw new MinnowError('DTYPE_MISMATCH', `${OP}: ${name} must be ${dtype}, got ${t.dtype}`);
+  if (!(t.rank === 0 || (t.rank === 1 && t.shape[0] === length))) {
+    throw new MinnowError('SHAPE_MISMATCH', `${OP}: ${name} must be a scalar or have shape [${length}] (one per ${perRow ? 'row' : 'column'}), got ${formatShape(t.shape)}`);
   }
 }

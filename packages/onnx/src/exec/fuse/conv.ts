@@ -2,8 +2,17 @@ import { roundHalfToEven } from '@minnow/core';
 import { DataType, type NodeProto } from '../../ir/types.js';
 import { makeTensor, tensorValues } from '../../ir/tensor.js';
 import { intAttribute, makeNode, type GraphIndex } from './graph-index.js';
-import { MIN_DEPTH, productOutput, type Rewrite } from './product.js';
+import { MIN_DEPTH, outputNodes, productOutput, quantizedChain, type Rewrite } from './product.js';
 import { dequantizeOf, floatInitializer, isOp, isPerTensor, productZeroPoint, zeroPointName, type QuantParams } from './qdq.js';
+
+/**
+ * An ungrouped convolution runs on the integer kernel from this many terms per output (a first 3x3
+ * convolution over one channel has 9): its requantization happens in the product's epilogue, and
+ * its patches are gathered as bytes, so even these beat the float convolution and the
+ * QuantizeLinear pass after it. Grouped ones (depthwise) keep MIN_DEPTH: they run one product per
+ * group and requantize in two passes.
+ */
+const MIN_CONV_DEPTH = 8;
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -75,11 +84,12 @@ export function fuseConv(index: GraphIndex, node: NodeProto, opset: number): Rew
   const weight = w === undefined ? undefined : index.constant(w.input);
   if (x === undefined || w === undefined || weight === undefined || !isPerTensor(x) || weight.dims.length < 3) return undefined;
   if (!isPerTensor(w) && w.axis !== 0) return undefined;
-  if (weight.dims.slice(1).reduce((a, b) => a * b, 1) < MIN_DEPTH) return undefined;
+  const grouped = (node.attribute.find((a) => a.name === 'group')?.i ?? 1n) !== 1n;
+  if (weight.dims.slice(1).reduce((a, b) => a * b, 1) < (grouped ? MIN_DEPTH : MIN_CONV_DEPTH)) return undefined;
   const channels = weight.dims[0];
   const bias = node.input[2] || undefined;
   const out = productOutput(index, node.output[0], opset);
-  const removed = [node, ...(out.relu ? [out.relu] : []), ...(out.quantize ? [out.quantize.node] : [])];
+  const removed = [node, ...outputNodes(out)];
   const label = node.name || node.output[0];
 
   if (out.quantize !== undefined) {
@@ -87,8 +97,9 @@ export function fuseConv(index: GraphIndex, node: NodeProto, opset: number): Rew
     if (bias !== undefined && integer === undefined) return undefined;
     const q = out.quantize;
     const inputs = [x.input, x.scaleName, zeroPointName(index, x), w.input, w.scaleName, zeroPointName(index, w), q.scaleName, zeroPointName(index, q)];
-    const fused = makeNode('QLinearConv', index.freshName(`${label}_qlinear`), integer === undefined ? inputs : [...inputs, integer], [out.name], node.attribute);
-    return { nodes: [fused], removed };
+    const { productName, nodes: chain } = quantizedChain(index, out, label);
+    const fused = makeNode('QLinearConv', index.freshName(`${label}_qlinear`), integer === undefined ? inputs : [...inputs, integer], [productName], node.attribute);
+    return { nodes: [fused, ...chain], removed };
   }
 
   if (!isPerTensor(w) && opset < 13) return undefined;

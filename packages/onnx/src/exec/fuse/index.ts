@@ -26,8 +26,13 @@ import { isOp } from './qdq.js';
  * - DequantizeLinear -> Flatten/Reshape/Transpose/... -> QuantizeLinear with equal parameters runs
  *   the op on the quantized values.
  *
- * Products of fewer than MIN_DEPTH terms (a first 3x3 convolution over one channel, depthwise
- * ones) stay in float, where they are faster. Each rewritten product agrees with the QDQ graph
+ * - a QuantizeLinear after order-preserving ops (MaxPool, Flatten, Reshape, ...) behind a product
+ *   moves up to the product, and those ops run on the quantized values (Q is monotone, so the
+ *   result is the same), which lets the product requantize in its epilogue.
+ *
+ * Products of few terms (matrix products and grouped convolutions under MIN_DEPTH, depthwise ones
+ * the usual case; ungrouped convolutions under 8) stay in float, where they are faster. Each
+ * rewritten product agrees with the QDQ graph
  * run as written to within one quantization step of its output (the integer product is exact
  * where the float one rounds; the requantization rounds once), and no rewrite changes what the
  * graph's other nodes see. DequantizeLinear nodes and initialisers nothing reads any more are

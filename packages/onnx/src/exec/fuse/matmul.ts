@@ -3,7 +3,7 @@ import { makeTensor, tensorRawBytes } from '../../ir/tensor.js';
 import { MICROSOFT_DOMAIN } from '../registry.js';
 import { integerBias } from './conv.js';
 import { intAttribute, makeNode, type GraphIndex } from './graph-index.js';
-import { MIN_DEPTH, productOutput, type Rewrite } from './product.js';
+import { MIN_DEPTH, outputNodes, productOutput, quantizedChain, type Rewrite } from './product.js';
 import { dequantizeOf, floatInitializer, isOp, isPerTensor, productZeroPoint, zeroPointName, type QuantParams } from './qdq.js';
 
 function floatAttr(node: NodeProto, name: string, fallback: number): number {
@@ -62,8 +62,9 @@ function fuseGemm(index: GraphIndex, node: NodeProto, opset: number): Rewrite | 
   const inputs = [a.input, a.scaleName, zeroPointName(index, a), b.input, b.scaleName, zeroPointName(index, b), integer ?? ''];
   if (out.quantize !== undefined) inputs.push(out.quantize.scaleName, zeroPointName(index, out.quantize));
   const label = node.name || node.output[0];
-  const fused = { ...makeNode('QGemm', index.freshName(`${label}_qgemm`), inputs, [out.name], transB ? [intAttribute('transB', 1)] : []), domain: MICROSOFT_DOMAIN };
-  return { nodes: [fused], removed: [node, ...(out.relu ? [out.relu] : []), ...(out.quantize ? [out.quantize.node] : [])] };
+  const { productName, nodes: chain } = quantizedChain(index, out, label);
+  const fused = { ...makeNode('QGemm', index.freshName(`${label}_qgemm`), inputs, [productName], transB ? [intAttribute('transB', 1)] : []), domain: MICROSOFT_DOMAIN };
+  return { nodes: [fused, ...chain], removed: [node, ...outputNodes(out)] };
 }
 
 /**
@@ -92,8 +93,9 @@ export function fuseMatMul(index: GraphIndex, node: NodeProto, opset: number): R
   const weightDims = index.constant(b.input)?.dims;
   if (weightDims !== undefined && weightDims.length >= 2 && weightDims[weightDims.length - (transB ? 1 : 2)] < MIN_DEPTH) return undefined;
   const out = productOutput(index, node.output[0], opset);
-  const removed = [node, ...(out.relu ? [out.relu] : []), ...(out.quantize ? [out.quantize.node] : [])];
+  const removed = [node, ...outputNodes(out)];
   const label = node.name || node.output[0];
+  const { productName, nodes: chain } = quantizedChain(index, out, label);
 
   if (out.quantize !== undefined && bias === undefined) {
     const weight = weightOperand(index, b, transB);
@@ -101,8 +103,8 @@ export function fuseMatMul(index: GraphIndex, node: NodeProto, opset: number): R
     const q = out.quantize;
     const fused = makeNode('QLinearMatMul', index.freshName(`${label}_qlinear`), [
       a.input, a.scaleName, zeroPointName(index, a), weight, b.scaleName, zeroPointName(index, b), q.scaleName, zeroPointName(index, q),
-    ], [out.name]);
-    return { nodes: [fused], removed };
+    ], [productName]);
+    return { nodes: [fused, ...chain], removed };
   }
 
   // acc * (scale_a * scale_b): per tensor, one DequantizeLinear; per column, DequantizeLinear by
@@ -128,7 +130,7 @@ export function fuseMatMul(index: GraphIndex, node: NodeProto, opset: number): R
   }
   if (out.quantize !== undefined) {
     const q = out.quantize.node;
-    nodes.push(makeNode('QuantizeLinear', index.freshName(`${label}_quantize`), [last, ...q.input.slice(1)], [out.name], q.attribute));
+    nodes.push(makeNode('QuantizeLinear', index.freshName(`${label}_quantize`), [last, ...q.input.slice(1)], [productName], q.attribute), ...chain);
   }
   return { nodes, removed };
 }
