@@ -1,6 +1,6 @@
 import { Random, fromArray, noGrad, scope } from '@minnow/core';
 import { Linear } from '@minnow/nn';
-import { SparseLinear } from '../../packages/compress/src/prune/sparse/index.js';
+import { SparseLinear } from '@minnow/compress';
 import type { BenchContext, Row } from '../lib/harness.js';
 import { timePair } from '../quant/speed.js';
 

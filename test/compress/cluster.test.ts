@@ -3,10 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Random, fromArray, liveTensors, mul, scope, sum, type Tensor } from '@minnow/core';
 import { Adam, Conv2d, DataLoader, Linear, ReLU, SGD, Sequential, TensorDataset, type Module } from '@minnow/nn';
 import { decodeCompact, encodeCompact } from '@minnow/formats';
-import { evaluate, train } from '@minnow/compress';
-import {
-  clusterWeights, compactTensorsOf, kmeans1d, loadCompact, type CentroidInit, type KMeansResult,
-} from '../../packages/compress/src/cluster/index.js';
+import { type CentroidInit, clusterWeights, compactTensorsOf, evaluate, kmeans1d, type KMeansResult, loadCompact, train } from '@minnow/compress';
 import { expectMinnowError, runs } from '../helpers/reference.js';
 
 // k-means weight sharing: Lloyd's properties on arbitrary values (nearest centroids, at most k

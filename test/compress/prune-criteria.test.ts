@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { Random, fromArray, liveTensors, scope, type Tensor } from '@minnow/core';
 import { DataLoader, Linear, ReLU, Sequential, TensorDataset, crossEntropy } from '@minnow/nn';
 import {
-  checkNM, checkSparsity, globalMasks, keepLargest, layerwiseMasks, magnitudeScores, nmMask, parameterScores, parseNM, prunedCount, randomScores,
-} from '../../packages/compress/src/prune/criteria.js';
+  checkNM, checkSparsity, globalMasks, keepLargest, layerwiseMasks, magnitudeScores, nmMask, parameterScores, parseNM, prunedCount,
+  randomScores,
+} from '@minnow/compress';
 import { expectMinnowError, runs } from '../helpers/reference.js';
 
 /**

@@ -2,12 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, getBackend, init, liveTensors, type Tensor } from '@minnow/core';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { Adam, DataLoader, Linear, ReLU, SGD, Sequential, TensorDataset, type Module } from '@minnow/nn';
-import { evaluate, train, type AnyOptimizer } from '@minnow/compress';
-import type { StepHooks } from '../../packages/compress/src/distill/loop.js';
-import { maskedTraining, pruneGradually } from '../../packages/compress/src/prune/masked-training.js';
-import { pruneModule } from '../../packages/compress/src/prune/prune-module.js';
-import { oneShot, polynomialDecay } from '../../packages/compress/src/prune/schedule.js';
-import type { PruningMasks } from '../../packages/compress/src/prune/masks.js';
+import {
+  type AnyOptimizer, evaluate, maskedTraining, oneShot, polynomialDecay, pruneGradually, pruneModule, type PruningMasks, type StepHooks,
+  train,
+} from '@minnow/compress';
 import { expectMinnowError } from '../helpers/reference.js';
 
 /**

@@ -3,8 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Random, fromArray, getBackend, init, liveTensors, scope } from '@minnow/core';
 import { wasmBackend } from '@minnow/backend-wasm';
 import { BatchNorm1d, Conv2d, Flatten, Linear, ReLU, Sequential } from '@minnow/nn';
-import { PruningMasks, prunableParameters } from '../../packages/compress/src/prune/masks.js';
-import { computeMasks, pruneModule } from '../../packages/compress/src/prune/prune-module.js';
+import { computeMasks, prunableParameters, pruneModule, PruningMasks } from '@minnow/compress';
 import { expectMinnowError, runs } from '../helpers/reference.js';
 
 /**

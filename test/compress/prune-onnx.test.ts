@@ -6,8 +6,7 @@ import {
   DataType, OnnxSession, diffModels, exportModule, makeTensor, readModel, tensorValues, writeModel, type ModelProto, type TensorProto,
 } from '@minnow/onnx';
 import { loadModel } from '@minnow/onnx/node';
-import { pruneModule } from '../../packages/compress/src/prune/prune-module.js';
-import { pruneOnnx } from '../../packages/compress/src/prune/prune-onnx.js';
+import { pruneModule, pruneOnnx } from '@minnow/compress';
 import { floatTensor, graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError } from '../helpers/reference.js';
 

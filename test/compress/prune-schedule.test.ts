@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { iterative, oneShot, polynomialDecay, type SparsitySchedule } from '../../packages/compress/src/prune/schedule.js';
+import { iterative, oneShot, polynomialDecay, type SparsitySchedule } from '@minnow/compress';
 import { expectMinnowError, runs } from '../helpers/reference.js';
 
 /**

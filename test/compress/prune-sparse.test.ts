@@ -6,9 +6,9 @@ import { loadWasmBackend } from '@minnow/backend-wasm';
 import { Linear, ReLU, Sequential } from '@minnow/nn';
 import { DataType, OnnxSession, exportModule, readModel, tensorValues, writeModel, type ModelProto } from '@minnow/onnx';
 import {
-  SparseLinear, bitmaskByteSize, bitmaskDensity, bitmaskToDense, csrByteSize, csrDensity, csrFromMatrix, csrToDense, csrToMatrix, denseToBitmask,
-  denseToCsr, sparsifyLinears, toDenseInitializers, toSparseInitializers,
-} from '../../packages/compress/src/prune/sparse/index.js';
+  bitmaskByteSize, bitmaskDensity, bitmaskToDense, csrByteSize, csrDensity, csrFromMatrix, csrToDense, csrToMatrix, denseToBitmask,
+  denseToCsr, SparseLinear, sparsifyLinears, toDenseInitializers, toSparseInitializers,
+} from '@minnow/compress';
 
 /**
  * Sparse storage of pruned weights: CSR and bitmask forms round-trip exactly (a zero of either

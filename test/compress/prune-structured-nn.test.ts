@@ -7,10 +7,9 @@ import {
 } from '@minnow/nn';
 import { exportModule, writeModel } from '@minnow/onnx';
 // Internals under test (not part of the package's API).
-import { pruneChannels } from '../../packages/compress/src/prune/structured/prune-channels.js';
+import { type ChannelGroupReport, type ModuleChannelPruneResult, pruneChannels } from '@minnow/compress';
 import { channelNorms, keptCount, topChannels } from '../../packages/compress/src/prune/structured/importance.js';
 import { gatherAxis, keptPositions, type ChannelAxis } from '../../packages/compress/src/prune/structured/channel-map.js';
-import type { ChannelGroupReport, ModuleChannelPruneResult } from '../../packages/compress/src/prune/structured/types.js';
 import { runs } from '../helpers/reference.js';
 
 /**

@@ -9,9 +9,7 @@ import {
   type ModelProto,
 } from '@minnow/onnx';
 // Internals under test (not part of the package's API).
-import { pruneChannelsOnnx } from '../../packages/compress/src/prune/structured/prune-channels-onnx.js';
-import { pruneChannels } from '../../packages/compress/src/prune/structured/prune-channels.js';
-import type { ChannelGroupReport, OnnxChannelPruneResult } from '../../packages/compress/src/prune/structured/types.js';
+import { type ChannelGroupReport, type OnnxChannelPruneResult, pruneChannels, pruneChannelsOnnx } from '@minnow/compress';
 
 /**
  * Structured pruning of ONNX graphs, on small graphs built here: the pruned model must give what

@@ -1,12 +1,12 @@
 // @minnow/compress: the algorithms that make a model smaller, on top of @minnow/core and @minnow/nn.
-// Today: knowledge distillation (distill/), with the plain training loop and evaluation it is
-// compared against. Pruning and quantization come next.
+// Knowledge distillation (distill/) with the plain training loop it shares, quantization
+// (quantize/), pruning (prune/) and weight clustering (cluster/).
 export {
   distillationLoss, resolveDistillationLoss, type DistillationKind, type DistillationLossOptions, type ResolvedDistillationLoss,
 } from './distill/loss.js';
 export {
   countCorrect, evaluate, type AnyOptimizer, type Classifier, type EpochRecord, type Evaluation, type LoopOptions, type OptimizerInput,
-  type Progress, type ScheduleInput,
+  type Progress, type ScheduleInput, type StepHooks,
 } from './distill/loop.js';
 export { train, type TrainOptions } from './distill/train.js';
 export { distill, type DistillOptions } from './distill/distill.js';
@@ -43,3 +43,6 @@ export {
   QatLayer, QuantizedConv2d, QuantizedLayer, QuantizedLinear, convertQat, prepareQat, quantizeModule, type ActivationMode, type ModuleQuantizationOptions,
   type QatLayerOptions, type QatOptions, type QuantizedModuleResult, type WeightQuantization,
 } from './quantize/nn/index.js';
+// Pruning (prune/) and weight clustering (cluster/).
+export * from './prune/index.js';
+export * from './cluster/index.js';
