@@ -72,6 +72,10 @@ function prepareA(
   return i32x4.add(acc, i32x4.dot_i16x8_s(a, b));
 }
 
+@inline function load8x8(p: usize, signed: bool): v128 {
+  return signed ? v128.load8x8_s(p) : v128.load8x8_u(p);
+}
+
 @inline function widenLow(v: v128, signed: bool): v128 {
   return signed ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_low_i8x16_u(v);
 }
@@ -147,12 +151,16 @@ function prepareA(
   }
 }
 
+// The wrappers below fix R and B's signedness as constants, so each inlined body has no branch
+// left in its k loop (a run-time `signed` there costs the dot form a third of its speed).
 function rowsBlock16x1(kq: i32, pa: usize, ka: i32, b: usize, brs: i32, signed: bool, j: i32, zb: usize, perCol: bool, s0: i32, c: usize, ldc: i32, oddK: bool): void {
-  rowsBlock16(1, kq, pa, ka, b, brs, signed, j, zb, perCol, s0, s0, c, ldc, oddK);
+  if (signed) rowsBlock16(1, kq, pa, ka, b, brs, true, j, zb, perCol, s0, s0, c, ldc, oddK);
+  else rowsBlock16(1, kq, pa, ka, b, brs, false, j, zb, perCol, s0, s0, c, ldc, oddK);
 }
 
 function rowsBlock16x2(kq: i32, pa: usize, ka: i32, b: usize, brs: i32, signed: bool, j: i32, zb: usize, perCol: bool, s0: i32, s1: i32, c: usize, ldc: i32, oddK: bool): void {
-  rowsBlock16(2, kq, pa, ka, b, brs, signed, j, zb, perCol, s0, s1, c, ldc, oddK);
+  if (signed) rowsBlock16(2, kq, pa, ka, b, brs, true, j, zb, perCol, s0, s1, c, ldc, oddK);
+  else rowsBlock16(2, kq, pa, ka, b, brs, false, j, zb, perCol, s0, s1, c, ldc, oddK);
 }
 
 /** One output by scalar dot product (any strides): columns left over by the SIMD forms. */
@@ -183,17 +191,24 @@ function scalarOutput(k: i32, pa: usize, b: usize, brs: i32, bcs: i32, signed: b
   const pa1 = pa + (<usize>ka << 1);
   const b0 = b + <usize>(j * bcs), b1 = b0 + <usize>bcs, b2 = b1 + <usize>bcs, b3 = b2 + <usize>bcs;
   const k8 = k & ~7;
-  for (let p = 0; p < k8; p += 8) {
-    const x0 = v128.load(pa + (<usize>p << 1));
-    const x1 = R > 1 ? v128.load(pa1 + (<usize>p << 1)) : x0;
-    let y = signed ? v128.load8x8_s(b0 + <usize>p) : v128.load8x8_u(b0 + <usize>p);
+  // Pointers stepped, not indices recomputed: V8 then addresses each operand in one instruction.
+  const stride = <usize>bcs;
+  const rowBytes = <usize>ka << 1;
+  let px = pa, py = b0;
+  const end = pa + (<usize>k8 << 1);
+  while (px < end) {
+    const x0 = v128.load(px);
+    const x1 = R > 1 ? v128.load(px + rowBytes) : x0;
+    let y = load8x8(py, signed);
     c00 = dotAdd(c00, x0, y); if (R > 1) c10 = dotAdd(c10, x1, y);
-    y = signed ? v128.load8x8_s(b1 + <usize>p) : v128.load8x8_u(b1 + <usize>p);
+    y = load8x8(py + stride, signed);
     c01 = dotAdd(c01, x0, y); if (R > 1) c11 = dotAdd(c11, x1, y);
-    y = signed ? v128.load8x8_s(b2 + <usize>p) : v128.load8x8_u(b2 + <usize>p);
+    y = load8x8(py + 2 * stride, signed);
     c02 = dotAdd(c02, x0, y); if (R > 1) c12 = dotAdd(c12, x1, y);
-    y = signed ? v128.load8x8_s(b3 + <usize>p) : v128.load8x8_u(b3 + <usize>p);
+    y = load8x8(py + 3 * stride, signed);
     c03 = dotAdd(c03, x0, y); if (R > 1) c13 = dotAdd(c13, x1, y);
+    px += 16;
+    py += 8;
   }
   let r0 = hsum4(c00, c01, c02, c03);
   let r1 = R > 1 ? hsum4(c10, c11, c12, c13) : r0;
@@ -217,15 +232,25 @@ function scalarOutput(k: i32, pa: usize, b: usize, brs: i32, bcs: i32, signed: b
 }
 
 function dotBlock4x1(k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: bool, j: i32, zb: usize, perCol: bool, s0: i32, c: usize, ldc: i32): void {
-  dotBlock4(1, k, pa, ka, b, bcs, signed, j, zb, perCol, s0, s0, c, ldc);
+  if (signed) dotBlock4(1, k, pa, ka, b, bcs, true, j, zb, perCol, s0, s0, c, ldc);
+  else dotBlock4(1, k, pa, ka, b, bcs, false, j, zb, perCol, s0, s0, c, ldc);
 }
 
 function dotBlock4x2(k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: bool, j: i32, zb: usize, perCol: bool, s0: i32, s1: i32, c: usize, ldc: i32): void {
-  dotBlock4(2, k, pa, ka, b, bcs, signed, j, zb, perCol, s0, s1, c, ldc);
+  if (signed) dotBlock4(2, k, pa, ka, b, bcs, true, j, zb, perCol, s0, s1, c, ldc);
+  else dotBlock4(2, k, pa, ka, b, bcs, false, j, zb, perCol, s0, s1, c, ldc);
 }
 
 /** Dot form for one column j (the columns left over from blocks of 4): 8 k's a step, then k % 8 in scalar. */
 function dotColumn(
+  R: i32, k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: bool, j: i32,
+  zb: usize, perCol: bool, s0: i32, s1: i32, c: usize, ldc: i32,
+): void {
+  if (signed) dotColumnBody(R, k, pa, ka, b, bcs, true, j, zb, perCol, s0, s1, c, ldc);
+  else dotColumnBody(R, k, pa, ka, b, bcs, false, j, zb, perCol, s0, s1, c, ldc);
+}
+
+@inline function dotColumnBody(
   R: i32, k: i32, pa: usize, ka: i32, b: usize, bcs: i32, signed: bool, j: i32,
   zb: usize, perCol: bool, s0: i32, s1: i32, c: usize, ldc: i32,
 ): void {
@@ -234,7 +259,7 @@ function dotColumn(
   const col = b + <usize>(j * bcs);
   const k8 = k & ~7;
   for (let p = 0; p < k8; p += 8) {
-    const y = signed ? v128.load8x8_s(col + <usize>p) : v128.load8x8_u(col + <usize>p);
+    const y = load8x8(col + <usize>p, signed);
     c0 = dotAdd(c0, v128.load(pa + (<usize>p << 1)), y);
     if (R > 1) c1 = dotAdd(c1, v128.load(pa1 + (<usize>p << 1)), y);
   }

@@ -206,11 +206,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** Output shape and broadcast operand views of a batched [..., M, K] x [..., K, N] product. */
 export function matmulShapes(op: string, a: Tensor, b: Tensor): { shape: number[]; views: BufferView<unknown>[] } {
-  const [m, k] = a.shape.slice(-2);
-  const [k2, n] = b.shape.slice(-2);
+  const m = a.shape[a.rank - 2];
+  const k = a.shape[a.rank - 1];
+  const k2 = b.shape[b.rank - 2];
+  const n = b.shape[b.rank - 1];
   if (k !== k2) {
     throw new MinnowError('SHAPE_MISMATCH', `${op}: inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)} (${k} vs ${k2})`);
   }
+  // Two matrices (a dense layer's product): no batch dims to broadcast, the views as they are.
+  if (a.rank === 2 && b.rank === 2) return { shape: [m, n], views: [a.view(), b.view()] };
   const batch = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
   const aShape = [...batch, m, k];
   const bShape = [...batch, k, n];

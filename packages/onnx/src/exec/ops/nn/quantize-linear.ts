@@ -45,6 +45,11 @@ function broadcastParameter(p: Tensor, shape: readonly number[], q: Quantization
   return slice(repeated, shape.map(() => 0), shape);
 }
 
+/** Input `i` (`t`, one element) as a 0-d view: made once when the input is a constant whose tensor is `t`. */
+function scalarOf(ctx: OpContext, i: number, t: Tensor): Tensor {
+  return ctx.input(i).constant && t === ctx.tensor(i) ? ctx.memo(`scalar-${i}`, () => reshape(t, [])) : reshape(t, []);
+}
+
 /** The ONNX type QuantizeLinear writes: its zero point's, else output_dtype (opset 21), else uint8. */
 function quantizedOutputType(ctx: OpContext): number {
   const declared = ctx.opset >= 21 ? ctx.attrs.int('output_dtype', 0) : 0;
@@ -74,7 +79,13 @@ export const QuantizeLinear: OperatorDefinition = {
     if (x.dtype !== scale.dtype) throw ctx.error('DTYPE_MISMATCH', `x (${ctx.input(0)}) and scale (${ctx.input(1)}) must share a float type`);
     const zeroPoint = ctx.optionalTensor(2);
     const q = quantizationAxis(ctx, x.shape, scale.shape);
-    if (target.core !== undefined) return [Value.fromTensor(quantize(x, q.axis === undefined ? reshape(scale, []) : scale, zeroPoint && (q.axis === undefined ? reshape(zeroPoint, []) : zeroPoint), target.core, q), type)];
+    if (target.core !== undefined) {
+      const perTensor = q.axis === undefined;
+      // Per tensor, the parameters as scalars: views made once per node when they are constants (the usual case).
+      const s = perTensor ? scalarOf(ctx, 1, scale) : scale;
+      const z = zeroPoint && (perTensor ? scalarOf(ctx, 2, zeroPoint) : zeroPoint);
+      return [Value.fromTensor(quantize(x, s, z, target.core, q), type)];
+    }
     // 16-bit types have no core kernel: the same steps composed, in x's float dtype as numpy does them.
     let y = round(div(x, broadcastParameter(scale, x.shape, q)));
     if (zeroPoint !== undefined) y = add(y, cast(broadcastParameter(zeroPoint, x.shape, q), x.dtype));
