@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<{ bench: Bench }>> = {
   kd: () => import('./kd.js'),
   onnx: () => import('./onnx.js'),
   quant: () => import('./quant.js'),
+  prune: () => import('./prune.js'),
 };
 
 async function main(): Promise<number> {

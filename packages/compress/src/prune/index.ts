@@ -15,5 +15,6 @@ export {
 } from './schedule.js';
 export { maskedTraining, pruneGradually, type GradualPruningOptions, type GradualPruningResult, type PruningEvent } from './masked-training.js';
 export { PRUNABLE_OPS, pruneOnnx, type OnnxCriterion, type PruneOnnxOptions, type PruneOnnxResult, type PrunedOnnxLayer } from './prune-onnx.js';
+export { deepCompression, type DeepCompressionOptions, type DeepCompressionResult, type DeepCompressionStage } from './deep-compression.js';
 export * from './structured/index.js';
 export * from './sparse/index.js';
