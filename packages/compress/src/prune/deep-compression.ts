@@ -6,6 +6,7 @@ import { compactTensorsOf, loadCompact } from '../cluster/compact.js';
 import { evaluate, type Classifier, type EpochRecord, type OptimizerInput, type Progress, type ScheduleInput } from '../distill/loop.js';
 import { train } from '../distill/train.js';
 import type { PruningMasks, SparsityReport } from './masks.js';
+import { checkSparsity } from './criteria.js';
 import { pruneGradually } from './masked-training.js';
 import { polynomialDecay } from './schedule.js';
 
@@ -86,6 +87,7 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
     throw new MinnowError('INVALID_ARGUMENT', `${op}: options need model, data, prune { sparsity, epochs, optimizer } and cluster { bits | clusters, epochs, optimizer }`);
   }
   const { model, data, prune, cluster } = options;
+  checkSparsity(op, prune.sparsity, 'prune.sparsity');
   if (!Number.isInteger(prune.epochs) || prune.epochs < 1) throw new MinnowError('INVALID_ARGUMENT', `${op}: prune.epochs must be a positive integer, got ${prune.epochs}`);
   if (!Number.isInteger(cluster.epochs) || cluster.epochs < 0) throw new MinnowError('INVALID_ARGUMENT', `${op}: cluster.epochs must be an integer >= 0, got ${cluster.epochs}`);
   const rampEpochs = prune.rampEpochs ?? Math.max(1, Math.round((2 * prune.epochs) / 3));
