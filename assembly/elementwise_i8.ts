@@ -59,13 +59,21 @@ export const I8_MIN: i32 = 1;
   for (; i < n; i++) store<u8>(out + <usize>i, pickScalar(op, signed, a + <usize>(i * as), b + <usize>(i * bs)));
 }
 
-function rowMaxU(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32, limit: usize): void { row(I8_MAX, false, a, as, b, bs, out, n, limit); }
-function rowMaxS(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32, limit: usize): void { row(I8_MAX, true, a, as, b, bs, out, n, limit); }
-function rowMinU(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32, limit: usize): void { row(I8_MIN, false, a, as, b, bs, out, n, limit); }
-function rowMinS(a: usize, as: i32, b: usize, bs: i32, out: usize, n: i32, limit: usize): void { row(I8_MIN, true, a, as, b, bs, out, n, limit); }
-
 /** out = max(a, b) or min(a, b) elementwise, int8 (signed) or uint8. */
 export function binaryI8(op: i32, signed: bool, desc: usize, a: usize, b: usize, out: usize): void {
+  // One branch here: each inlined body runs with its op and signedness as constants (pooled rows
+  // are short, so a call or a branch per row would cost as much as the row).
+  if (op == I8_MAX) {
+    if (signed) walk(I8_MAX, true, desc, a, b, out);
+    else walk(I8_MAX, false, desc, a, b, out);
+  } else if (signed) {
+    walk(I8_MIN, true, desc, a, b, out);
+  } else {
+    walk(I8_MIN, false, desc, a, b, out);
+  }
+}
+
+@inline function walk(op: i32, signed: bool, desc: usize, a: usize, b: usize, out: usize): void {
   const n0 = dim(desc, 0), n1 = dim(desc, 1), n2 = dim(desc, 2), n3 = dim(desc, 3);
   const a0 = dim(desc, 4), a1 = dim(desc, 5), a2 = dim(desc, 6), a3 = dim(desc, 7);
   const b0 = dim(desc, 8), b1 = dim(desc, 9), b2 = dim(desc, 10), b3 = dim(desc, 11);
@@ -73,17 +81,12 @@ export function binaryI8(op: i32, signed: bool, desc: usize, a: usize, b: usize,
   let o = out;
   for (let i0 = 0; i0 < n0; i0++) {
     for (let i1 = 0; i1 < n1; i1++) {
+      let pa = a + <usize>(i0 * a0 + i1 * a1);
+      let pb = b + <usize>(i0 * b0 + i1 * b1);
       for (let i2 = 0; i2 < n2; i2++) {
-        const pa = a + <usize>(i0 * a0 + i1 * a1 + i2 * a2);
-        const pb = b + <usize>(i0 * b0 + i1 * b1 + i2 * b2);
-        if (op == I8_MAX) {
-          if (signed) rowMaxS(pa, a3, pb, b3, o, n3, limit);
-          else rowMaxU(pa, a3, pb, b3, o, n3, limit);
-        } else if (signed) {
-          rowMinS(pa, a3, pb, b3, o, n3, limit);
-        } else {
-          rowMinU(pa, a3, pb, b3, o, n3, limit);
-        }
+        row(op, signed, pa, a3, pb, b3, o, n3, limit);
+        pa += <usize>a2;
+        pb += <usize>b2;
         o += <usize>n3;
       }
     }

@@ -97,6 +97,20 @@ export function prepareParams(
 export function epilogueRows(
   mode: i32, m: i32, n: i32, acc: usize, perRow: bool, scales: usize, biases: usize, signed: bool, out: usize, ep: usize,
 ): void {
+  // One branch here, so that each inlined body below runs with its mode and layout as constants.
+  if (mode == MODE_F32) {
+    if (perRow) epilogueBody(MODE_F32, true, m, n, acc, scales, biases, signed, out, ep);
+    else epilogueBody(MODE_F32, false, m, n, acc, scales, biases, signed, out, ep);
+  } else if (perRow) {
+    epilogueBody(MODE_Q8, true, m, n, acc, scales, biases, signed, out, ep);
+  } else {
+    epilogueBody(MODE_Q8, false, m, n, acc, scales, biases, signed, out, ep);
+  }
+}
+
+@inline function epilogueBody(
+  mode: i32, perRow: bool, m: i32, n: i32, acc: usize, scales: usize, biases: usize, signed: bool, out: usize, ep: usize,
+): void {
   const outBytes: usize = mode == MODE_F32 ? 4 : 1;
   const n8 = n & ~7;
   for (let i = 0; i < m; i++) {

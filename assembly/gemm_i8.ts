@@ -57,20 +57,53 @@ function paramBytes(m: i32, n: i32): i32 {
   return roundUpTo(max(m, n), NR) * 8 + EPI_BYTES + TILE_BYTES;
 }
 
-/** Scratch for the thin path: its a' rows, then the int32 accumulators (the epilogue runs over them after). */
+/**
+ * Products over at most this many terms run on the thin path, in chunks of I8_THIN_ROWS rows, even
+ * when A has many rows (a first convolution over one channel: 9 terms): the packed path's fixed
+ * cost per tile (packing, the epilogue, the loop around a k loop of a few steps) outweighs so short
+ * a sum, while the thin path reads B in place, 16 columns a step.
+ */
+const SHORT_K: i32 = 16;
+
+@inline function thinApplies(m: i32, k: i32): bool {
+  return m <= I8_THIN_ROWS || k <= SHORT_K;
+}
+
+/** Scratch for the thin path: a' rows of one chunk, then the int32 accumulators of all m rows (the epilogue runs over them after). */
 function thinBytes(m: i32, n: i32, k: i32): i32 {
-  return roundUpTo(gemmI8ThinScratchBytes(m, k), 16) + roundUpTo(m * n * 4, 16);
+  return roundUpTo(gemmI8ThinScratchBytes(min(m, I8_THIN_ROWS), k), 16) + roundUpTo(m * n * 4, 16);
 }
 
 /** Scratch bytes gemmI8 and gemmI8Scaled need for these sizes (scratch 16-byte aligned). */
 export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kp = (max(k, 0) + 1) >> 1;
-  const thin = m <= I8_THIN_ROWS ? thinBytes(m, n, k) : 0;
+  const thin = thinApplies(m, k) ? thinBytes(m, n, k) : 0;
   return max(thin, kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp)) + paramBytes(m, n);
 }
 
+/**
+ * The thin path over all m rows, I8_THIN_ROWS at a time, into int32 C [m, n] (row stride n); false
+ * (nothing written) when B's layout is not one it reads.
+ */
+function thinChunks(
+  m: i32, n: i32, k: i32,
+  a: usize, aRowStride: i32, aColStride: i32, aSigned: bool, aZero: usize, aZeroPerRow: bool,
+  b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
+  c: usize, scratch: usize,
+): bool {
+  for (let i0 = 0; i0 < m; i0 += I8_THIN_ROWS) {
+    const rows = min(I8_THIN_ROWS, m - i0);
+    const za = aZeroPerRow ? aZero + (<usize>i0 << 2) : aZero;
+    if (!gemmI8Thin(rows, n, k, a + <usize>(i0 * aRowStride), aRowStride, aColStride, aSigned, za, aZeroPerRow,
+      b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, c + <usize>(i0 * n * 4), scratch)) return false;
+  }
+  return true;
+}
+
 // ---- packing ------------------------------------------------------------------------------
+// Each packing routine is an inlined body with a wrapper that fixes the operand's signedness as a
+// constant: a run-time `signed` inside their loops costs a branch per load.
 
 @inline function loadQ(p: usize, signed: bool): i32 {
   return signed ? <i32>load<i8>(p) : <i32>load<u8>(p);
@@ -101,7 +134,7 @@ export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
  * x + (line0 + l) * lineStride, k steps by kStride) into a panel of `width` lines, word l of each
  * `groupBytes` k-pair group; lines from `count` to `width` are zero.
  */
-function packLinesScalar(
+@inline function packLinesScalarBody(
   x: usize, lineStride: i32, kStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32,
   count: i32, width: i32, k: i32, q0: i32, kp: i32, dst: usize, groupBytes: i32,
 ): void {
@@ -124,11 +157,16 @@ function packLinesScalar(
   }
 }
 
+function packLinesScalar(x: usize, lineStride: i32, kStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32, count: i32, width: i32, k: i32, q0: i32, kp: i32, dst: usize, groupBytes: i32): void {
+  if (signed) packLinesScalarBody(x, lineStride, kStride, true, zero, zeroPerLine, line0, count, width, k, q0, kp, dst, groupBytes);
+  else packLinesScalarBody(x, lineStride, kStride, false, zero, zeroPerLine, line0, count, width, k, q0, kp, dst, groupBytes);
+}
+
 /**
  * Four lines contiguous in k (A row-major, B column-major): 4 lines x 4 pairs per step, widened,
  * zero point subtracted and transposed into the panel. Returns the first pair left to pack.
  */
-function packLines4Contiguous(
+@inline function packLines4ContiguousBody(
   x: usize, lineStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32,
   k: i32, dst: usize, groupBytes: i32,
 ): i32 {
@@ -151,6 +189,10 @@ function packLines4Contiguous(
   return q;
 }
 
+function packLines4Contiguous(x: usize, lineStride: i32, signed: bool, zero: usize, zeroPerLine: bool, line0: i32, k: i32, dst: usize, groupBytes: i32): i32 {
+  return signed ? packLines4ContiguousBody(x, lineStride, true, zero, zeroPerLine, line0, k, dst, groupBytes) : packLines4ContiguousBody(x, lineStride, false, zero, zeroPerLine, line0, k, dst, groupBytes);
+}
+
 function packAPanel(
   a: usize, rs: i32, cs: i32, signed: bool, zero: usize, perRow: bool,
   i0: i32, rows: i32, k: i32, kp: i32, dst: usize,
@@ -162,7 +204,7 @@ function packAPanel(
 }
 
 /** A column-major (rows contiguous): rows i0..i0+3 of columns p and p+1 interleave into one group. */
-function packAColumnMajor(a: usize, cs: i32, signed: bool, zero: usize, perRow: bool, i0: i32, k: i32, dst: usize): i32 {
+@inline function packAColumnMajorBody(a: usize, cs: i32, signed: bool, zero: usize, perRow: bool, i0: i32, k: i32, dst: usize): i32 {
   let zv = i32x4.splat(load<i32>(zero));
   if (perRow) zv = v128.load(zero + (<usize>i0 << 2));
   zv = i16x8.shuffle(zv, zv, 0, 0, 2, 2, 4, 4, 6, 6); // (z_r, z_r) per word
@@ -177,6 +219,10 @@ function packAColumnMajor(a: usize, cs: i32, signed: bool, zero: usize, perRow: 
     v128.store(dst + <usize>(q << 4), i16x8.sub(i16x8.shuffle(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11), zv));
   }
   return q;
+}
+
+function packAColumnMajor(a: usize, cs: i32, signed: bool, zero: usize, perRow: bool, i0: i32, k: i32, dst: usize): i32 {
+  return signed ? packAColumnMajorBody(a, cs, true, zero, perRow, i0, k, dst) : packAColumnMajorBody(a, cs, false, zero, perRow, i0, k, dst);
 }
 
 function packBStrip(
@@ -196,7 +242,7 @@ function packBStrip(
 }
 
 /** B row-major: two rows of 8 columns interleave into the 8 words of one k-pair group. */
-function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: bool, j0: i32, k: i32, dst: usize): i32 {
+@inline function packBRowMajorBody(b: usize, rs: i32, signed: bool, zero: usize, perCol: bool, j0: i32, k: i32, dst: usize): i32 {
   let zv = i16x8.splat(<i16>load<i32>(zero));
   if (perCol) {
     const zp = zero + (<usize>j0 << 2);
@@ -213,6 +259,10 @@ function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: boo
     v128.store(d, i16x8.shuffle(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15), 16);
   }
   return q;
+}
+
+function packBRowMajor(b: usize, rs: i32, signed: bool, zero: usize, perCol: bool, j0: i32, k: i32, dst: usize): i32 {
+  return signed ? packBRowMajorBody(b, rs, true, zero, perCol, j0, k, dst) : packBRowMajorBody(b, rs, false, zero, perCol, j0, k, dst);
 }
 
 // ---- micro-kernel -------------------------------------------------------------------------
@@ -355,8 +405,8 @@ export function gemmI8(
   c: usize, scratch: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
-  // A few rows of A: B is read in place, unpacked (gemm_i8_thin.ts).
-  if (gemmI8Thin(m, n, max(k, 0), a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+  // A few rows of A, or a short k: B is read in place, unpacked (gemm_i8_thin.ts).
+  if (thinApplies(m, k) && thinChunks(m, n, max(k, 0), a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
     b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, c, scratch)) return;
   const ep = scratch + <usize>(gemmI8ScratchBytes(m, n, k) - EPI_BYTES - TILE_BYTES);
   gemmDriver(MODE_I32, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
@@ -380,15 +430,15 @@ export function gemmI8Scaled(
   if (k < 0) k = 0;
   const total = gemmI8ScratchBytes(m, n, k);
   const ep = scratch + <usize>(total - EPI_BYTES - TILE_BYTES);
-  const count = roundUpTo(max(m, n), NR);
+  const count = roundUpTo(perRow ? m : n, NR);
   const scales = ep - <usize>(count * 8);
   const biases = scales + <usize>(count * 4);
   prepareParams(perRow ? m : n, count, scale, scaleStride, bias, biasStride, scales, biases);
   if (mode == MODE_Q8) prepareRequant(outZero, outSigned, ep);
-  if (m <= I8_THIN_ROWS) {
+  if (thinApplies(m, k)) {
     // The thin path finishes its accumulators in scratch; the epilogue then reads them once.
-    const acc = scratch + <usize>roundUpTo(gemmI8ThinScratchBytes(m, k), 16);
-    if (gemmI8Thin(m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+    const acc = scratch + <usize>roundUpTo(gemmI8ThinScratchBytes(min(m, I8_THIN_ROWS), k), 16);
+    if (thinChunks(m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
       b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, acc, scratch)) {
       epilogueRows(mode, m, n, acc, perRow, scales, biases, outSigned, out, ep);
       return;

@@ -314,7 +314,9 @@ export const QLinearConv: OperatorDefinition = {
       });
       const bias = ctx.has(8) ? derived(ctx, 'bias', [8], () => fromArray(Int32Array.from(ctx.input(8).numbers()), [m], { dtype: 'int32', backend: ctx.backend })) : undefined;
       const y = matmulIntegerScaled(weights, columns, { aZero: wZero, bZero: xZero, scale, bias, type: type.dtype, outZero: yZero, perRow: true });
-      return [Value.fromTensor(contiguous(valid(y)), type.elemType)];
+      // The output as a view over the product (no copy): what reads it next (a MaxPool's taps,
+      // the next convolution's patch gather) reads through the strides anyway.
+      return [Value.fromTensor(valid(y), type.elemType)];
     }
     const { acc, valid } = integerConvolution(ctx, x, w, xZero, wZero, plan);
     const bias = ctx.has(8) ? Int32Array.from(ctx.input(8).numbers()) : undefined;
