@@ -75,8 +75,12 @@ export function prepareParams(
   v128.store64_lane(d, signed ? i8x16.narrow_i16x8_s(w, w) : i8x16.narrow_i16x8_u(w, w), 0);
 }
 
-/** One accumulator through the epilogue to `d` (MODE_F32 or MODE_Q8). */
-@inline function storeOne(mode: i32, acc: i32, s: f32, b: i32, signed: bool, d: usize, ep: usize): void {
+/** One accumulator through the epilogue to `d`. */
+@inline export function storeOne(mode: i32, acc: i32, s: f32, b: i32, signed: bool, d: usize, ep: usize): void {
+  if (mode == MODE_I32) {
+    store<i32>(d, acc);
+    return;
+  }
   let y = <f32>(acc + b) * s;
   if (mode == MODE_F32) {
     store<f32>(d, y);

@@ -26,6 +26,7 @@
 // faster for 9-bit operands on x64 (relaxed_dot_i8x16_i7x16 lowers to pmaddubsw + pmaddwd, needs
 // a 7-bit operand, and V8 11.3's Liftoff computes it wrongly).
 
+import { gemmI8Short, gemmI8ShortScratchBytes, SHORT_K } from './gemm_i8_short';
 import { gemmI8Thin, gemmI8ThinScratchBytes, I8_THIN_ROWS } from './gemm_i8_thin';
 import { EPI_BYTES, MODE_I32, MODE_Q8, epilogueRows, prepareParams, prepareRequant, storeRow } from './epilogue_i8';
 
@@ -58,12 +59,14 @@ function paramBytes(m: i32, n: i32): i32 {
 }
 
 /**
- * Products over at most this many terms run on the thin path, in chunks of I8_THIN_ROWS rows, even
- * when A has many rows (a first convolution over one channel: 9 terms): the packed path's fixed
- * cost per tile (packing, the epilogue, the loop around a k loop of a few steps) outweighs so short
- * a sum, while the thin path reads B in place, 16 columns a step.
+ * Products over at most SHORT_K terms (a first convolution over one channel: 9) never take the
+ * packed path, whose fixed cost per tile (packing, the epilogue, the loop around a k loop of a few
+ * steps) outweighs so short a sum: with B row-major they run on gemm_i8_short.ts, otherwise on the
+ * thin path in chunks of rows.
  */
-const SHORT_K: i32 = 16;
+@inline function shortApplies(n: i32, k: i32, bColStride: i32): bool {
+  return k <= SHORT_K && bColStride == 1 && n >= 16;
+}
 
 @inline function thinApplies(m: i32, k: i32): bool {
   return m <= I8_THIN_ROWS || k <= SHORT_K;
@@ -79,7 +82,8 @@ export function gemmI8ScratchBytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kp = (max(k, 0) + 1) >> 1;
   const thin = thinApplies(m, k) ? thinBytes(m, n, k) : 0;
-  return max(thin, kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp)) + paramBytes(m, n);
+  const short = k <= SHORT_K ? gemmI8ShortScratchBytes(m, k) : 0;
+  return max(max(thin, short), kp * 4 * slabColumns(n, kp) + kp * 4 * blockRows(m, kp)) + paramBytes(m, n);
 }
 
 /**
@@ -405,10 +409,15 @@ export function gemmI8(
   c: usize, scratch: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
+  const ep = scratch + <usize>(gemmI8ScratchBytes(m, n, k) - EPI_BYTES - TILE_BYTES);
+  if (shortApplies(n, k, bColStride)) {
+    gemmI8Short(MODE_I32, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+      b, bRowStride, bSigned, bZero, bZeroPerCol, false, 0, 0, false, ep, c, scratch);
+    return;
+  }
   // A few rows of A, or a short k: B is read in place, unpacked (gemm_i8_thin.ts).
   if (thinApplies(m, k) && thinChunks(m, n, max(k, 0), a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
     b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, c, scratch)) return;
-  const ep = scratch + <usize>(gemmI8ScratchBytes(m, n, k) - EPI_BYTES - TILE_BYTES);
   gemmDriver(MODE_I32, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
     b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, false, 0, 0, false, ep, c, scratch);
 }
@@ -435,6 +444,11 @@ export function gemmI8Scaled(
   const biases = scales + <usize>(count * 4);
   prepareParams(perRow ? m : n, count, scale, scaleStride, bias, biasStride, scales, biases);
   if (mode == MODE_Q8) prepareRequant(outZero, outSigned, ep);
+  if (shortApplies(n, k, bColStride)) {
+    gemmI8Short(mode, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+      b, bRowStride, bSigned, bZero, bZeroPerCol, perRow, scales, biases, outSigned, ep, out, scratch);
+    return;
+  }
   if (thinApplies(m, k)) {
     // The thin path finishes its accumulators in scratch; the epilogue then reads them once.
     const acc = scratch + <usize>roundUpTo(gemmI8ThinScratchBytes(min(m, I8_THIN_ROWS), k), 16);

@@ -20,7 +20,7 @@
 /** Rows of A up to which gemmI8 takes this path. */
 export const I8_THIN_ROWS: i32 = 7;
 
-@inline function roundUp16(x: i32): i32 {
+@inline export function roundUp16(x: i32): i32 {
   return (x + 15) & ~15;
 }
 
@@ -34,7 +34,7 @@ export function gemmI8ThinScratchBytes(m: i32, k: i32): i32 {
 }
 
 /** Writes a' rows (ka int16 each, zero padded) at dst and their sums after them; returns the sums' address. */
-function prepareA(
+export function prepareA(
   m: i32, k: i32, a: usize, rs: i32, cs: i32, signed: bool, zero: usize, perRow: bool, dst: usize,
 ): usize {
   const ka = roundUp16(k);

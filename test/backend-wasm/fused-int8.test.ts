@@ -145,6 +145,10 @@ describe.each(WASM_BUILDS)('wasm %s build: matmulIntegerScaled', (build) => {
     fc.assert(fc.property(caseArb(13, 40, 300), check), { seed: SEED, numRuns: 300 });
   });
 
+  it('short products (k <= 16, B row-major: gemm_i8_short.ts) over rows, odd k, zero points and every epilogue', () => {
+    fc.assert(fc.property(caseArb(40, 60, 16).map((c) => ({ ...c, bLayout: 'contiguous' as const })), check), { seed: SEED + 2, numRuns: 200 });
+  });
+
   it('dense-layer and convolution sizes', () => {
     let seed = 5;
     const base = { aType: 'uint8', bType: 'int8', perRowZero: false, perColZero: false, withBias: true, scaleKind: 'small', aLayout: 'contiguous', batch: [] } as const;
