@@ -18,7 +18,7 @@ const ALIGN = 64;
 export function sizeClass(bytes: number): number {
   if (bytes <= ALIGN) return ALIGN;
   // The highest power of two <= bytes (clz32 below 2^31: one instruction instead of log2 and pow, on every allocation).
-  const top = bytes < 0x80000000 ? 2 ** (31 - Math.clz32(bytes)) : 2 ** Math.floor(Math.log2(bytes));
+  const top = bytes < 0x40000000 ? 1 << (31 - Math.clz32(bytes)) : 2 ** Math.floor(Math.log2(bytes));
   const step = Math.max(ALIGN, top / 4);
   return Math.ceil(bytes / step) * step;
 }

@@ -31,7 +31,7 @@ type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'cmplt' 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   expectTensor(op, 'x', x);
   assertDType(op, x.dtype, PRIMITIVES[op].dtypes);
-  return runKernel(op, [x], {}, { shape: x.shape, dtype: x.dtype });
+  return runKernel(op, [x], NO_ATTRS, { shape: x.shape, dtype: x.dtype });
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
@@ -91,16 +91,25 @@ function broadcastViews(op: string, tensors: readonly Tensor[], shape: readonly 
   });
 }
 
+/** Attributes of the ops that take none: one shared object, not a new one per call. */
+const NO_ATTRS = Object.freeze({});
+
 function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
-  return withOperands(op, [a, b], ([x, y]) => {
-    if (x.dtype !== y.dtype) {
-      throw new MinnowError('DTYPE_MISMATCH', `${op}: dtypes ${x.dtype} and ${y.dtype} differ (cast one first)`);
-    }
-    assertDType(op, x.dtype, PRIMITIVES[op].dtypes);
-    const shape = broadcastShapes(op, x.shape, y.shape);
-    const dtype = op === 'cmplt' || op === 'cmpeq' ? 'bool' : x.dtype;
-    return runKernel(op, [x, y], {}, { shape, dtype }, broadcastViews(op, [x, y], shape));
-  });
+  // Two tensors, the common case, skip withOperands' arrays and callback.
+  if (a instanceof Tensor && b instanceof Tensor) return binaryOfTensors(op, a, b);
+  return withOperands(op, [a, b], ([x, y]) => binaryOfTensors(op, x, y));
+}
+
+function binaryOfTensors(op: BinaryOp, x: Tensor, y: Tensor): Tensor {
+  if (x.dtype !== y.dtype) {
+    throw new MinnowError('DTYPE_MISMATCH', `${op}: dtypes ${x.dtype} and ${y.dtype} differ (cast one first)`);
+  }
+  assertDType(op, x.dtype, PRIMITIVES[op].dtypes);
+  const dtype = op === 'cmplt' || op === 'cmpeq' ? 'bool' : x.dtype;
+  // Equal shapes need no broadcasting: the operands' own views go to the kernel.
+  if (shapesEqual(x.shape, y.shape)) return runKernel(op, [x, y], NO_ATTRS, { shape: x.shape, dtype });
+  const shape = broadcastShapes(op, x.shape, y.shape);
+  return runKernel(op, [x, y], NO_ATTRS, { shape, dtype }, broadcastViews(op, [x, y], shape));
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b);

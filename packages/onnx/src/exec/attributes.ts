@@ -20,9 +20,13 @@ function attributeType(a: AttributeProto): number {
 
 const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(AttributeType).map(([k, v]) => [v, k.toLowerCase()]));
 
-/** Typed access to a node's attributes; a missing required one or one of the wrong type names the node. */
+/**
+ * Typed access to a node's attributes; a missing required one or one of the wrong type names the
+ * node. Values are decoded once (ops read their attributes on every run): lists come back as copies.
+ */
 export class Attributes {
   private readonly byName = new Map<string, AttributeProto>();
+  private readonly decoded = new Map<string, { readonly type: number; readonly value: unknown }>();
 
   constructor(private readonly node: NodeProto, private readonly label: string) {
     for (const a of node.attribute) this.byName.set(a.name ?? '', a);
@@ -37,33 +41,38 @@ export class Attributes {
   }
 
   int(name: string, fallback?: number): number {
-    const a = this.get(name, AttributeType.INT, fallback);
-    return a === undefined ? (fallback as number) : toNumber(a.i ?? 0n, this.where(name));
+    return this.value(name, AttributeType.INT, fallback, (a) => toNumber(a.i ?? 0n, this.where(name)));
   }
 
   ints(name: string, fallback?: readonly number[]): number[] {
-    const a = this.get(name, AttributeType.INTS, fallback);
-    return a === undefined ? [...(fallback as readonly number[])] : a.ints.map((v) => toNumber(v, this.where(name)));
+    return [...this.value(name, AttributeType.INTS, fallback, (a) => a.ints.map((v) => toNumber(v, this.where(name))))];
   }
 
   float(name: string, fallback?: number): number {
-    const a = this.get(name, AttributeType.FLOAT, fallback);
-    return a === undefined ? (fallback as number) : (a.f ?? 0);
+    return this.value(name, AttributeType.FLOAT, fallback, (a) => a.f ?? 0);
   }
 
   floats(name: string, fallback?: readonly number[]): number[] {
-    const a = this.get(name, AttributeType.FLOATS, fallback);
-    return a === undefined ? [...(fallback as readonly number[])] : [...a.floats];
+    return [...this.value(name, AttributeType.FLOATS, fallback, (a) => [...a.floats])];
   }
 
   string(name: string, fallback?: string): string {
-    const a = this.get(name, AttributeType.STRING, fallback);
-    return a === undefined ? (fallback as string) : utf8.decode(a.s ?? new Uint8Array());
+    return this.value(name, AttributeType.STRING, fallback, (a) => utf8.decode(a.s ?? new Uint8Array()));
   }
 
   strings(name: string, fallback?: readonly string[]): string[] {
-    const a = this.get(name, AttributeType.STRINGS, fallback);
-    return a === undefined ? [...(fallback as readonly string[])] : a.strings.map((s) => utf8.decode(s));
+    return [...this.value(name, AttributeType.STRINGS, fallback, (a) => a.strings.map((s) => utf8.decode(s)))];
+  }
+
+  /** The attribute `name` of `type` decoded (once), or `fallback` when it is absent. */
+  private value<T>(name: string, type: number, fallback: T | undefined, decode: (a: AttributeProto) => T): T {
+    const known = this.decoded.get(name);
+    if (known !== undefined && known.type === type) return known.value as T;
+    const a = this.get(name, type, fallback);
+    if (a === undefined) return fallback as T;
+    const value = decode(a);
+    this.decoded.set(name, { type, value });
+    return value;
   }
 
   tensor(name: string): TensorProto {

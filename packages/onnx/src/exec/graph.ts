@@ -2,7 +2,7 @@ import { MinnowError, enterScope, exitScope, type Tensor } from '@minnow/core';
 import type { FunctionProto, GraphProto, NodeProto } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
 import { Attributes } from './attributes.js';
-import { NodeContext } from './context.js';
+import { NodeContext, NodeState } from './context.js';
 import { computeDType, isComputable, naturalType } from './dtypes.js';
 import type { OperatorDefinition, OpOutput } from './operator.js';
 import { findOperator, normalizeDomain } from './registry.js';
@@ -40,8 +40,8 @@ interface Step {
   readonly implicit: readonly string[];
   /** Values whose last reader is this step: released after it runs. */
   release: string[];
-  /** Tensors the op made once for this node (OpContext.memo). */
-  readonly memos: Map<string, Tensor>;
+  /** What the op keeps from run to run (OpContext.memo and steady). */
+  readonly state: NodeState;
   /** Where run() keeps each input, output and released value (-1: an empty optional name); set once the plan is final. */
   inputSlots: number[];
   outputSlots: number[];
@@ -184,7 +184,7 @@ export class GraphPlan {
     }
     for (const o of node.output) if (o !== '') visible.add(o);
     const implicit = [...new Set(subgraphsOf(node).flatMap((g) => [...freeNames(g)]))];
-    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [], memos: new Map(), inputSlots: [], outputSlots: [], releaseSlots: [] };
+    return { node, label, def, opset: opset ?? 1, attrs: new Attributes(node, label), implicit, release: [], state: new NodeState(), inputSlots: [], outputSlots: [], releaseSlots: [] };
   }
 
   /** Evaluates, once, every node that reads only constants (initialisers and earlier folded nodes). */
@@ -376,7 +376,7 @@ export class GraphPlan {
    * is disposed, and types its outputs. `outer` is what the step's subgraphs see.
    */
   private execute(step: Step, inputs: readonly (Value | undefined)[], backend: string, outer: OuterScope): (Value | undefined)[] {
-    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, this.shared.subgraphPlans, outer, step.memos);
+    const ctx = new NodeContext(step.node, step.label, step.opset, backend, step.attrs, inputs, this.shared.subgraphPlans, outer, step.state);
     const token = enterScope();
     let outputs: (Value | undefined)[];
     try {
@@ -432,8 +432,7 @@ export class GraphPlan {
 
   dispose(): void {
     for (const step of this.steps) {
-      for (const t of step.memos.values()) t.dispose();
-      step.memos.clear();
+      step.state.dispose();
     }
     for (const v of this.constants.values()) v.dispose();
     this.constants.clear();

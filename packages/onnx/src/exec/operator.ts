@@ -36,6 +36,14 @@ export interface OpContext {
    * freed with the session. `key` must name everything the tensor depends on besides the node.
    */
   memo(key: string, make: () => Tensor): Tensor;
+  /**
+   * This node's plan: whatever the op derives from its inputs' element types, shapes and host
+   * values (checks, broadcast shapes, geometry, attributes normalised), made by `make` and reused
+   * while a run's inputs agree with those of the run that made it, so a node that sees the same
+   * shapes frame after frame (a streaming model) does that work once. A plan made from device data
+   * (a shape input computed on the device) is not kept. One plan per node.
+   */
+  steady<T>(make: () => T): T;
   /** Runs `graph` (an attribute of this node) with `inputs` bound to its inputs, the enclosing scopes visible. */
   runGraph(graph: GraphProto, inputs: readonly Value[]): Value[];
   /** A MinnowError that names this node. */

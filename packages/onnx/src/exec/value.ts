@@ -7,6 +7,11 @@ import { computeDType, naturalType } from './dtypes.js';
 /** Host data of a value: what `tensorValues` gives for the computable types (no strings). */
 export type HostData = Exclude<TensorValues, string[]>;
 
+// Reads of device data onto the host, counted so a node's steady plan (OpContext.steady) can tell
+// whether it was derived from device values, which change from run to run unseen.
+let deviceReads = 0;
+export const deviceReadCount = (): number => deviceReads;
+
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -20,6 +25,7 @@ const INT32_MAX = 2147483647;
 export class Value {
   private device: Tensor | undefined;
   private host: HostData | undefined;
+  private hostNumbers: number[] | undefined;
 
   private constructor(
     readonly elemType: number,
@@ -70,6 +76,11 @@ export class Value {
     return this.device !== undefined;
   }
 
+  /** The host data if the value has it, without reading the device. */
+  get hostForm(): HostData | undefined {
+    return this.host;
+  }
+
   /** The device tensor if the value has been uploaded (or was computed there), without uploading. */
   get deviceTensor(): Tensor | undefined {
     return this.device;
@@ -101,15 +112,25 @@ export class Value {
     return this.device;
   }
 
-  /** The values as exact JS numbers (int64 beyond 2^53 rounds), read from the host form or the device. */
+  /**
+   * The values as exact JS numbers (int64 beyond 2^53 rounds), read from the host form or the
+   * device. Host values never change, so small ones have their numbers converted once (shape inputs
+   * such as Unsqueeze's axes are read on every run); each call returns a copy.
+   */
   numbers(): number[] {
-    if (this.host !== undefined) return Array.from(this.host as ArrayLike<number | bigint>, Number);
+    if (this.host !== undefined) {
+      if (this.host.length > 1024) return Array.from(this.host as ArrayLike<number | bigint>, Number);
+      this.hostNumbers ??= Array.from(this.host as ArrayLike<number | bigint>, Number);
+      return this.hostNumbers.slice();
+    }
+    deviceReads++;
     return Array.from((this.device as Tensor).dataSync(), Number);
   }
 
   /** Host data in the form `tensorValues` gives (int64 as BigInt64Array), reading the device if needed. */
   hostData(): HostData {
     if (this.host !== undefined) return this.host;
+    deviceReads++;
     const read = (this.device as Tensor).dataSync();
     // The wide integer types are computed in int32 (values beyond it never reach the engine).
     switch (this.elemType) {

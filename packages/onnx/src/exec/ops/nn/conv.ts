@@ -1,6 +1,6 @@
 import { contiguous, formatShape, isFloatDType, pad, permute, reshape, slice, type Tensor } from '@minnow/core';
 import type { OperatorDefinition, OpContext } from '../../operator.js';
-import { addChannelBias, convolve } from './convolve.js';
+import { addChannelBias, convolve, planConvolution, runConvolution } from './convolve.js';
 import { autoPadOf, kernelShapeAttr, padsAttr, perDimAttr, windowGeometry } from './spatial.js';
 
 function requireFloat(ctx: OpContext, ...tensors: Tensor[]): void {
@@ -25,12 +25,16 @@ export const Conv: OperatorDefinition = {
   run: (ctx) => {
     const x = ctx.tensor(0);
     const w = ctx.tensor(1);
-    requireFloat(ctx, x, w);
-    const groups = checkConvShapes(ctx, x.shape, w.shape);
-    const kernel = kernelShapeAttr(ctx, x.rank - 2, w.shape.slice(2));
-    const geometry = windowGeometry(ctx, x.shape.slice(2), kernel);
-    const y = convolve(ctx, x, w, { ...geometry, groups });
-    return [addChannelBias(ctx, y, ctx.optionalTensor(2))];
+    const plan = ctx.steady(() => {
+      requireFloat(ctx, x, w);
+      const groups = checkConvShapes(ctx, x.shape, w.shape);
+      const kernel = kernelShapeAttr(ctx, x.rank - 2, w.shape.slice(2));
+      const geometry = windowGeometry(ctx, x.shape.slice(2), kernel);
+      return planConvolution(ctx, x.shape, w.shape, { ...geometry, groups });
+    });
+    // Initialisers are the same tensors every run: their views are made once.
+    const y = runConvolution(ctx, plan, x, w, ctx.input(1).constant ? 'conv:weight' : undefined);
+    return [addChannelBias(ctx, y, ctx.optionalTensor(2), ctx.has(2) && ctx.input(2).constant ? 'conv:bias' : undefined)];
   },
 };
 

@@ -5,6 +5,7 @@ import { DataType } from '../../../ir/types.js';
 import { isFloatType } from '../../dtypes.js';
 import type { OpContext, OperatorTable } from '../../operator.js';
 import type { Value } from '../../value.js';
+import { scalarConstant } from '../../constants.js';
 import { NUMERIC_TYPES, expectType, output, typeName } from '../elementwise/common.js';
 
 /**
@@ -21,7 +22,7 @@ interface Reduction {
   readonly axesInputFrom: number;
   /** The value of the reduction over no elements, for a tensor of ONNX type `elemType`. */
   identity(elemType: number, ctx: OpContext): number;
-  compute(x: Tensor, axes: number[], keepDims: boolean): Tensor;
+  compute(x: Tensor, axes: number[], keepDims: boolean, ctx: OpContext): Tensor;
 }
 
 /** x's axes to reduce, or null when the node is the identity (no axes and noop_with_empty_axes). */
@@ -114,7 +115,8 @@ const REDUCTIONS: Readonly<Record<string, Reduction>> = {
     types: NUMERIC_TYPES,
     axesInputFrom: 18,
     identity: constant(NaN),
-    compute: viaFloat((x, axes, k) => div(sum(x, { axes, keepDims: k }), axes.reduce((n, a) => n * x.shape[a], 1))),
+    // The count as a per-node constant (scalarConstant), not a number operand made into a tensor each run.
+    compute: (x, axes, k, ctx) => viaFloat((y) => div(sum(y, { axes, keepDims: k }), scalarConstant(ctx, axes.reduce((n, a) => n * y.shape[a], 1), y.dtype)))(x, axes, k),
   },
   ReduceProd: { types: NUMERIC_TYPES, axesInputFrom: 18, identity: constant(1), compute: product },
   ReduceMax: {
@@ -132,16 +134,18 @@ const REDUCTIONS: Readonly<Record<string, Reduction>> = {
 };
 
 function runReduction(ctx: OpContext, reduction: Reduction): Value {
-  const type = expectType(ctx, 0, reduction.types);
   const x = ctx.tensor(0);
-  const axes = reduceAxes(ctx, x.rank, reduction.axesInputFrom);
+  const { type, axes, keepDims } = ctx.steady(() => ({
+    type: expectType(ctx, 0, reduction.types),
+    axes: reduceAxes(ctx, x.rank, reduction.axesInputFrom),
+    keepDims: ctx.attrs.int('keepdims', 1) !== 0,
+  }));
   if (axes === null) return ctx.input(0);
-  const keepDims = ctx.attrs.int('keepdims', 1) !== 0;
   if (axes.some((a) => x.shape[a] === 0)) {
     const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     return output(ctx, full(shape, reduction.identity(type, ctx), { dtype: x.dtype as DType, backend: x.backend.name }), type);
   }
-  return output(ctx, reduction.compute(x, axes, keepDims), type);
+  return output(ctx, reduction.compute(x, axes, keepDims, ctx), type);
 }
 
 export const reductionOperators: OperatorTable = Object.fromEntries(

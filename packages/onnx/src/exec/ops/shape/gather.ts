@@ -19,16 +19,17 @@ export function checkedIndex(ctx: OpContext, index: number, dim: number, where: 
 
 function gatherOp(ctx: OpContext) {
   const x = ctx.input(0);
-  if (x.rank === 0) throw ctx.error('INVALID_SHAPE', 'data must have rank >= 1');
-  const axis = axisOf(ctx, ctx.attrs.int('axis', 0), x.rank);
-  const indices = ctx.input(1);
-  if (onHost(ctx, [0, 1])) {
+  const plan = ctx.steady(() => {
+    if (x.rank === 0) throw ctx.error('INVALID_SHAPE', 'data must have rank >= 1');
+    const axis = axisOf(ctx, ctx.attrs.int('axis', 0), x.rank);
+    if (!onHost(ctx, [0, 1])) return { axis, table: undefined };
+    // Host values are part of the plan's key: the checked index table is made once.
     const dim = x.shape[axis];
-    const table = Int32Array.from(ctx.ints(1), (v, j) => checkedIndex(ctx, v, dim, `at position ${j} of indices`));
-    return [movable(ctx, 0).gather(table, indices.shape, axis).output(x.elemType)];
-  }
+    return { axis, table: Int32Array.from(ctx.ints(1), (v, j) => checkedIndex(ctx, v, dim, `at position ${j} of indices`)) };
+  });
+  if (plan.table !== undefined) return [movable(ctx, 0).gather(plan.table, ctx.input(1).shape, plan.axis).output(x.elemType)];
   // On the device the kernel resolves negative indices and checks bounds itself: no read-back.
-  return [Value.fromTensor(gather(ctx.tensor(0), ctx.tensor(1), axis), x.elemType)];
+  return [Value.fromTensor(gather(ctx.tensor(0), ctx.tensor(1), plan.axis), x.elemType)];
 }
 
 function gatherElements(ctx: OpContext) {

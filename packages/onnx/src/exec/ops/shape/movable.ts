@@ -146,7 +146,12 @@ export function movables(ctx: OpContext, inputs: readonly number[]): Movable[] {
   return inputs.map((i) => (host ? new HostMovable(ctx.input(i).hostData(), ctx.input(i).shape) : new DeviceMovable(ctx.tensor(i), false)));
 }
 
-export const movable = (ctx: OpContext, input: number): Movable => movables(ctx, [input])[0];
+/** Input `input` as a movable (movables' rule for one input, without its arrays: this runs for every view op). */
+export function movable(ctx: OpContext, input: number): Movable {
+  const v = ctx.input(input);
+  const host = !v.isOnDevice && (!isComputable(v.elemType) || v.size <= HOST_LIMIT);
+  return host ? new HostMovable(v.hostData(), v.shape) : new DeviceMovable(ctx.tensor(input), false);
+}
 
 /** Joins parts (all host or all device, equal outside `axis`) along `axis`. */
 export function concatMovables(parts: readonly Movable[], axis: number): Movable {

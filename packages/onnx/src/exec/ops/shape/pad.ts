@@ -58,31 +58,56 @@ function padSpec(ctx: OpContext, shape: readonly number[]): PadSpec {
   return { mode: mode as PadMode, pads, value };
 }
 
-function padOp(ctx: OpContext) {
-  const x = ctx.input(0);
-  const { mode, pads, value } = padSpec(ctx, x.shape);
-  let moved = movable(ctx, 0);
+/** How a node pads inputs of one shape: the crop (negative pads), the growth, and for the non-constant modes one index table per padded axis. */
+interface PadPlan {
+  readonly spec: PadSpec;
+  readonly crop?: { readonly starts: number[]; readonly counts: number[]; readonly steps: number[] };
+  readonly grow: [number, number][];
+  readonly gathers: { readonly axis: number; readonly table: Int32Array; readonly key: string }[];
+}
+
+function padPlan(ctx: OpContext, shape: readonly number[]): PadPlan {
+  const spec = padSpec(ctx, shape);
+  const { mode, pads } = spec;
+  let crop: PadPlan['crop'];
+  let dims = shape;
   if (pads.some(([b, a]) => b < 0 || a < 0)) {
     const starts = pads.map(([b]) => Math.max(0, -b));
-    const counts = pads.map(([b, a], d) => x.shape[d] - Math.max(0, -b) - Math.max(0, -a));
-    moved = moved.slice(counts.map((c, d) => (c === 0 ? 0 : starts[d])), counts.map((c) => Math.max(0, c)), counts.map(() => 1));
+    const counts = pads.map(([b, a], d) => shape[d] - Math.max(0, -b) - Math.max(0, -a));
+    crop = { starts: counts.map((c, d) => (c === 0 ? 0 : starts[d])), counts: counts.map((c) => Math.max(0, c)), steps: counts.map(() => 1) };
+    dims = crop.counts;
   }
   const grow = pads.map(([b, a]) => [Math.max(0, b), Math.max(0, a)] as [number, number]);
-  if (mode === 'constant') return [moved.pad(grow, value).output(x.elemType)];
-  grow.forEach(([before, after], axis) => {
-    if (before === 0 && after === 0) return;
-    const dim = moved.shape[axis];
-    if (dim === 0) throw ctx.error('INVALID_SHAPE', `cannot ${mode}-pad axis ${axis} of ${formatShape(moved.shape)}: it is empty`);
-    const length = before + dim + after;
-    const makeTable = (): Int32Array => Int32Array.from({ length }, (_, o) => sourceIndex(mode, o - before, dim));
+  const gathers: PadPlan['gathers'][number][] = [];
+  if (mode !== 'constant') {
+    grow.forEach(([before, after], axis) => {
+      if (before === 0 && after === 0) return;
+      const dim = dims[axis];
+      if (dim === 0) throw ctx.error('INVALID_SHAPE', `cannot ${mode}-pad axis ${axis} of ${formatShape(dims)}: it is empty`);
+      const table = Int32Array.from({ length: before + dim + after }, (_, o) => sourceIndex(mode, o - before, dim));
+      gathers.push({ axis, table, key: `pad-table:${mode}:${before}:${dim}:${after}` });
+    });
+  }
+  return { spec, crop, grow, gathers };
+}
+
+const NO_INDICES = new Int32Array(0);
+
+function padOp(ctx: OpContext) {
+  const x = ctx.input(0);
+  const plan = ctx.steady(() => padPlan(ctx, x.shape));
+  let moved = movable(ctx, 0);
+  if (plan.crop !== undefined) moved = moved.slice(plan.crop.starts, plan.crop.counts, plan.crop.steps);
+  if (plan.spec.mode === 'constant') return [moved.pad(plan.grow, plan.spec.value).output(x.elemType)];
+  for (const { axis, table, key } of plan.gathers) {
     if (!x.isOnDevice) {
-      moved = moved.gather(makeTable(), [length], axis);
-      return;
+      moved = moved.gather(table, [table.length], axis);
+      continue;
     }
-    // On the device the table is made and uploaded once per node and shape, not on every run.
-    const table = ctx.memo(`pad-table:${mode}:${before}:${dim}:${after}`, () => fromArray(makeTable(), [length], { dtype: 'int32', backend: ctx.backend }));
-    moved = moved.gather(new Int32Array(0), [length], axis, table);
-  });
+    // On the device the table is uploaded once per node and shape, not on every run.
+    const uploaded = ctx.memo(key, () => fromArray(table, [table.length], { dtype: 'int32', backend: ctx.backend }));
+    moved = moved.gather(NO_INDICES, [table.length], axis, uploaded);
+  }
   return [moved.output(x.elemType)];
 }
 

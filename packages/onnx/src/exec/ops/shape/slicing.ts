@@ -2,6 +2,7 @@ import { formatShape } from '@minnow/core';
 import { dataTypeName } from '../../../ir/tensor.js';
 import type { OpContext, OperatorTable } from '../../operator.js';
 import { axesOf, axisOf } from './common.js';
+import type { Value } from '../../value.js';
 import { concatMovables, movable, movables, type Movable } from './movable.js';
 
 /** Ops that cut tensors into pieces or join them: Slice, Split, Concat. */
@@ -31,23 +32,34 @@ export function resolveRange(start: number, end: number, step: number, dim: numb
   return count === 0 ? { start: 0, count: 0, step: 1 } : { start: s, count, step };
 }
 
-function sliceOp(ctx: OpContext) {
-  const x = ctx.input(0);
+/** Where Slice and Split cut: per dim the first index, the count and the step (Movable.slice's arguments). */
+interface Cut {
+  readonly starts: readonly number[];
+  readonly counts: readonly number[];
+  readonly steps: readonly number[];
+}
+
+function sliceCut(ctx: OpContext, shape: readonly number[]): Cut {
   const starts = ctx.opset >= 10 ? ctx.ints(1) : ctx.attrs.ints('starts');
   const ends = ctx.opset >= 10 ? ctx.ints(2) : ctx.attrs.ints('ends');
   const givenAxes = ctx.opset >= 10 ? ctx.optionalInts(3) : ctx.attrs.has('axes') ? ctx.attrs.ints('axes') : undefined;
   const steps = (ctx.opset >= 10 ? ctx.optionalInts(4) : undefined) ?? starts.map(() => 1);
-  const axes = axesOf(ctx, givenAxes ?? starts.map((_, i) => i), x.rank);
+  const axes = axesOf(ctx, givenAxes ?? starts.map((_, i) => i), shape.length);
   if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
     throw ctx.error('INVALID_ARGUMENT', `starts (${starts.length}), ends (${ends.length}), axes (${axes.length}) and steps (${steps.length}) must have the same length`);
   }
-  const ranges: Range[] = x.shape.map((d) => ({ start: 0, count: d, step: 1 }));
+  const ranges: Range[] = shape.map((d) => ({ start: 0, count: d, step: 1 }));
   axes.forEach((axis, i) => {
     if (steps[i] === 0 || !Number.isFinite(steps[i])) throw ctx.error('INVALID_ARGUMENT', `step ${steps[i]} on axis ${axis} must be a non-zero integer`);
-    ranges[axis] = resolveRange(starts[i], ends[i], steps[i], x.shape[axis]);
+    ranges[axis] = resolveRange(starts[i], ends[i], steps[i], shape[axis]);
   });
-  const sliced = movable(ctx, 0).slice(ranges.map((r) => r.start), ranges.map((r) => r.count), ranges.map((r) => r.step));
-  return [sliced.output(x.elemType)];
+  return { starts: ranges.map((r) => r.start), counts: ranges.map((r) => r.count), steps: ranges.map((r) => r.step) };
+}
+
+function sliceOp(ctx: OpContext) {
+  const x = ctx.input(0);
+  const cut = ctx.steady(() => sliceCut(ctx, x.shape));
+  return [movable(ctx, 0).slice(cut.starts, cut.counts, cut.steps).output(x.elemType)];
 }
 
 /** Split's part sizes: given (attribute before 13, input from 13; opset 1 took either), or equal parts. */
@@ -76,22 +88,29 @@ function splitSizes(ctx: OpContext, dim: number): number[] {
   return [...new Array<number>(parts - 1).fill(chunk), last];
 }
 
-function splitOp(ctx: OpContext) {
-  const x = ctx.input(0);
-  const axis = axisOf(ctx, ctx.attrs.int('axis', 0), x.rank);
-  const sizes = splitSizes(ctx, x.shape[axis]);
-  const source = movable(ctx, 0);
+function splitCuts(ctx: OpContext, shape: readonly number[]): Cut[] {
+  const axis = axisOf(ctx, ctx.attrs.int('axis', 0), shape.length);
+  const sizes = splitSizes(ctx, shape[axis]);
   let at = 0;
   return sizes.map((size) => {
-    const starts = x.shape.map((_, d) => (d === axis ? at : 0));
-    const counts = x.shape.map((n, d) => (d === axis ? size : n));
+    const starts = shape.map((_, d) => (d === axis ? at : 0));
+    const counts = shape.map((n, d) => (d === axis ? size : n));
     at += size;
-    return source.slice(size === 0 ? starts.map(() => 0) : starts, counts, counts.map(() => 1)).output(x.elemType);
+    return { starts: size === 0 ? starts.map(() => 0) : starts, counts, steps: counts.map(() => 1) };
   });
 }
 
-function concatOp(ctx: OpContext) {
-  const inputs = Array.from({ length: ctx.inputCount }, (_, i) => i);
+function splitOp(ctx: OpContext) {
+  const x = ctx.input(0);
+  const cuts = ctx.steady(() => splitCuts(ctx, x.shape));
+  const source = movable(ctx, 0);
+  const outputs = new Array<Value>(cuts.length);
+  for (let i = 0; i < cuts.length; i++) outputs[i] = source.slice(cuts[i].starts, cuts[i].counts, cuts[i].steps).output(x.elemType);
+  return outputs;
+}
+
+/** Concat's axis, its inputs checked to agree. */
+function concatAxis(ctx: OpContext, inputs: readonly number[]): number {
   const values = inputs.map((i) => ctx.input(i));
   const first = values[0];
   if (first === undefined) throw ctx.error('INVALID_MODEL', 'Concat needs at least one input');
@@ -104,8 +123,14 @@ function concatOp(ctx: OpContext) {
       throw ctx.error('SHAPE_MISMATCH', `shapes ${formatShape(first.shape)} and ${formatShape(v.shape)} differ outside axis ${axis}`);
     }
   }
+  return axis;
+}
+
+function concatOp(ctx: OpContext) {
+  const inputs = Array.from({ length: ctx.inputCount }, (_, i) => i);
+  const axis = ctx.steady(() => concatAxis(ctx, inputs));
   const parts: Movable[] = movables(ctx, inputs);
-  return [concatMovables(parts, axis).output(first.elemType)];
+  return [concatMovables(parts, axis).output(ctx.input(0).elemType)];
 }
 
 export const slicingOperators: OperatorTable = {

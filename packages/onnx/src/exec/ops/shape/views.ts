@@ -67,55 +67,70 @@ export const viewOperators: OperatorTable = {
   Reshape: {
     run: (ctx) => {
       const x = ctx.input(0);
-      const requested = ctx.opset >= 5 ? ctx.ints(1) : ctx.attrs.ints('shape');
-      const allowZero = ctx.opset >= 14 && ctx.attrs.int('allowzero', 0) !== 0;
-      return [movable(ctx, 0).reshape(reshapeTarget(ctx, x.shape, requested, allowZero)).output(x.elemType)];
+      const target = ctx.steady(() => {
+        const requested = ctx.opset >= 5 ? ctx.ints(1) : ctx.attrs.ints('shape');
+        const allowZero = ctx.opset >= 14 && ctx.attrs.int('allowzero', 0) !== 0;
+        return reshapeTarget(ctx, x.shape, requested, allowZero);
+      });
+      return [movable(ctx, 0).reshape(target).output(x.elemType)];
     },
   },
   Flatten: {
     run: (ctx) => {
       const x = ctx.input(0);
-      const axis = ctx.attrs.int('axis', 1);
-      if (!Number.isInteger(axis) || axis < -x.rank || axis > x.rank) throw ctx.error('OUT_OF_RANGE', `axis ${axis} is out of range for rank ${x.rank} (Flatten takes [-r, r])`);
-      const a = axis < 0 ? axis + x.rank : axis;
-      return [movable(ctx, 0).reshape([sizeOfShape(x.shape.slice(0, a)), sizeOfShape(x.shape.slice(a))]).output(x.elemType)];
+      const target = ctx.steady(() => {
+        const axis = ctx.attrs.int('axis', 1);
+        if (!Number.isInteger(axis) || axis < -x.rank || axis > x.rank) throw ctx.error('OUT_OF_RANGE', `axis ${axis} is out of range for rank ${x.rank} (Flatten takes [-r, r])`);
+        const a = axis < 0 ? axis + x.rank : axis;
+        return [sizeOfShape(x.shape.slice(0, a)), sizeOfShape(x.shape.slice(a))];
+      });
+      return [movable(ctx, 0).reshape(target).output(x.elemType)];
     },
   },
   Squeeze: {
     run: (ctx) => {
       const x = ctx.input(0);
-      const given = attrOrInput(ctx, 'axes', 1, 13);
-      const axes = given === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : axesOf(ctx, given, x.rank);
-      for (const a of axes) if (x.shape[a] !== 1) throw ctx.error('INVALID_SHAPE', `cannot squeeze axis ${a} of ${formatShape(x.shape)}: its size is not 1`);
-      return [movable(ctx, 0).reshape(x.shape.filter((_, i) => !axes.includes(i))).output(x.elemType)];
+      const target = ctx.steady(() => {
+        const given = attrOrInput(ctx, 'axes', 1, 13);
+        const axes = given === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : axesOf(ctx, given, x.rank);
+        for (const a of axes) if (x.shape[a] !== 1) throw ctx.error('INVALID_SHAPE', `cannot squeeze axis ${a} of ${formatShape(x.shape)}: its size is not 1`);
+        return x.shape.filter((_, i) => !axes.includes(i));
+      });
+      return [movable(ctx, 0).reshape(target).output(x.elemType)];
     },
   },
   Unsqueeze: {
     run: (ctx) => {
       const x = ctx.input(0);
-      const given = attrOrInput(ctx, 'axes', 1, 13);
-      if (given === undefined) throw ctx.error('INVALID_MODEL', ctx.opset >= 13 ? 'input axes is required' : 'attribute axes is required');
-      const rank = x.rank + given.length;
-      const axes = axesOf(ctx, given, rank);
-      const shape: number[] = [];
-      let next = 0;
-      for (let d = 0; d < rank; d++) shape.push(axes.includes(d) ? 1 : x.shape[next++]);
-      return [movable(ctx, 0).reshape(shape).output(x.elemType)];
+      const target = ctx.steady(() => {
+        const given = attrOrInput(ctx, 'axes', 1, 13);
+        if (given === undefined) throw ctx.error('INVALID_MODEL', ctx.opset >= 13 ? 'input axes is required' : 'attribute axes is required');
+        const rank = x.rank + given.length;
+        const axes = axesOf(ctx, given, rank);
+        const shape: number[] = [];
+        let next = 0;
+        for (let d = 0; d < rank; d++) shape.push(axes.includes(d) ? 1 : x.shape[next++]);
+        return shape;
+      });
+      return [movable(ctx, 0).reshape(target).output(x.elemType)];
     },
   },
   Transpose: {
     run: (ctx) => {
       const x = ctx.input(0);
-      const perm = ctx.attrs.ints('perm', x.shape.map((_, i) => x.rank - 1 - i));
-      if (perm.length !== x.rank) throw ctx.error('INVALID_ARGUMENT', `perm ${JSON.stringify(perm)} does not list the ${x.rank} axes of ${formatShape(x.shape)}`);
-      return [movable(ctx, 0).permute(axesOf(ctx, perm, x.rank, 'perm')).output(x.elemType)];
+      const axes = ctx.steady(() => {
+        const perm = ctx.attrs.ints('perm', x.shape.map((_, i) => x.rank - 1 - i));
+        if (perm.length !== x.rank) throw ctx.error('INVALID_ARGUMENT', `perm ${JSON.stringify(perm)} does not list the ${x.rank} axes of ${formatShape(x.shape)}`);
+        return axesOf(ctx, perm, x.rank, 'perm');
+      });
+      return [movable(ctx, 0).permute(axes).output(x.elemType)];
     },
   },
   Expand: {
     sinceVersion: 8,
     run: (ctx) => {
       const x = ctx.input(0);
-      const shape = broadcastPair(ctx, x.shape, checkDims(ctx, ctx.ints(1), 'shape'));
+      const shape = ctx.steady(() => broadcastPair(ctx, x.shape, checkDims(ctx, ctx.ints(1), 'shape')));
       return [movable(ctx, 0).expand(shape).output(x.elemType)];
     },
   },
