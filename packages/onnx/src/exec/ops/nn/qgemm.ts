@@ -1,6 +1,6 @@
 import { formatShape, fromArray, full, matmulIntegerScaled, reshape, transpose, type Tensor } from '@minnow/core';
 import { dataTypeName } from '../../../ir/tensor.js';
-import { DataType, type NodeProto } from '../../../ir/types.js';
+import { DataType } from '../../../ir/types.js';
 import type { OperatorDefinition, OpContext } from '../../operator.js';
 import { Value } from '../../value.js';
 
@@ -43,10 +43,10 @@ function zeroPoint(ctx: OpContext, i: number, operand: number, sizes: readonly n
   if (v.elemType !== ctx.input(operand).elemType) throw ctx.error('INVALID_MODEL', `${what} is ${dataTypeName(v.elemType)}, its operand ${dataTypeName(ctx.input(operand).elemType)}`);
   if (!sizes.includes(v.size) || v.rank > 1) throw ctx.error('SHAPE_MISMATCH', `${what} ${formatShape(v.shape)} must be a scalar${sizes.length > 1 ? ` or have ${sizes[1]} values` : ''}`);
   if (v.constant) {
-    let zeros = allZero.get(ctx.node)?.[i];
+    let zeros = allZero.get(v);
     if (zeros === undefined) {
       zeros = v.numbers().every((z) => z === 0);
-      allZero.set(ctx.node, { ...allZero.get(ctx.node), [i]: zeros });
+      allZero.set(v, zeros);
     }
     if (zeros) return undefined;
   }
@@ -55,8 +55,8 @@ function zeroPoint(ctx: OpContext, i: number, operand: number, sizes: readonly n
   return v.constant ? ctx.memo(`scalar-${i}`, () => reshape(t, [])) : reshape(t, []);
 }
 
-/** Per node: which constant zero point inputs hold only zeros (plain flags: no tensors, so nothing to free). */
-const allZero = new WeakMap<NodeProto, Record<number, boolean>>();
+/** Whether a constant zero point (a session's value, fixed for its life) holds only zeros. */
+const allZero = new WeakMap<Value, boolean>();
 
 /** The accumulator's multipliers: f32(f32(alpha * a_scale) * b_scale[n]) [/ y_scale], as onnxruntime forms them. */
 function makeScale(ctx: OpContext, n: number): Tensor {
