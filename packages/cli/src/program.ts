@@ -6,6 +6,8 @@ import { registerConvertCommand } from './commands/convert.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
+import { registerCompressCommand } from './commands/compress.js';
+import { registerDistillCommand } from './commands/distill.js';
 import { consoleOutput, type Output } from './output.js';
 
 export const VERSION = '0.1.0';
@@ -25,6 +27,8 @@ export function buildProgram(output: Output = consoleOutput()): Command {
   registerRunCommand(program, output);
   registerConvertCommand(program, output);
   registerQuantizeCommand(program, output);
+  registerCompressCommand(program, output);
+  registerDistillCommand(program, output);
   return program;
 }
 
