@@ -134,6 +134,52 @@ describe('steady plans', () => {
     });
   }
 
+  for (const backend of BACKENDS) {
+    it(`Gather on ${backend}: one index known on the host takes a view of device data, on every axis, negative too`, () => {
+      const data = Array.from({ length: 24 }, (_, i) => i);
+      const at = (i: number, j: number, k: number): number => data[(i * 3 + j) * 4 + k];
+      for (const [axis, index, indexShape] of [[0, 1, []], [1, -1, [1]], [2, 2, []], [2, -4, [1]]] as [number, number, number[]][]) {
+        const m = model(graph({
+          node: [node('Gather', ['x', 'i'], ['y'], [intAttr('axis', axis)])],
+          initializer: [makeTensor('i', DataType.INT64, indexShape, new Uint8Array(BigInt64Array.of(BigInt(index)).buffer))],
+          input: [valueInfo('x', DataType.FLOAT, [2, 3, 4])],
+          output: [valueInfo('y')],
+        }));
+        const session = OnnxSession.create(m, { backend, constantFolding: false });
+        const x = fromArray(Float32Array.from(data), [2, 3, 4], { backend });
+        for (let run = 0; run < 2; run++) {
+          const { y } = session.run({ x });
+          const dims = [2, 3, 4];
+          const resolved = index < 0 ? index + dims[axis] : index;
+          const expectedShape = [...dims.slice(0, axis), ...indexShape, ...dims.slice(axis + 1)];
+          expect(y.shape).toEqual(expectedShape);
+          const expected: number[] = [];
+          for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) {
+            if ([i, j, k][axis] === resolved) expected.push(at(i, j, k));
+          }
+          expect(Array.from(y.dataSync())).toEqual(expected);
+          y.dispose();
+        }
+        x.dispose();
+        session.dispose();
+      }
+    });
+  }
+
+  it('Gather refuses an index out of range, naming the node', () => {
+    const m = model(graph({
+      node: [node('Gather', ['x', 'i'], ['y'])],
+      initializer: [makeTensor('i', DataType.INT64, [], new Uint8Array(BigInt64Array.of(5n).buffer))],
+      input: [valueInfo('x', DataType.FLOAT, [3])],
+      output: [valueInfo('y')],
+    }));
+    const session = OnnxSession.create(m, { backend: 'wasm', constantFolding: false });
+    const x = fromArray(Float32Array.of(1, 2, 3), [3], { backend: 'wasm' });
+    expect(() => session.run({ x })).toThrow(/Gather.*index 5 .*out of range/);
+    x.dispose();
+    session.dispose();
+  });
+
   it('an error a plan finds is raised again on the next run with the same inputs (nothing is kept from a failure)', () => {
     const m = model(graph({
       node: [node('Reshape', ['x', 's'], ['y'])],

@@ -242,6 +242,9 @@ export interface Conv2dOptions {
   readonly groups?: number;
 }
 
+const pair = (v: number | readonly number[] | undefined, fallback: number): [number, number] =>
+  v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+
 /** 2-D convolution (cross-correlation, as every framework computes it): x [N, C, H, W], w [O, C/groups, kH, kW]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   expectTensor('conv2d', 'x', x);
@@ -250,8 +253,6 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     throw new MinnowError('INVALID_SHAPE', `conv2d: input and weight must be 4-D (NCHW, OIHW), got ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
   }
   if (x.dtype !== w.dtype) throw new MinnowError('DTYPE_MISMATCH', `conv2d: dtypes ${x.dtype} and ${w.dtype} differ`);
-  const pair = (v: number | readonly number[] | undefined, fallback: number): [number, number] =>
-    v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
   const stride = pair(options.stride, 1);
   const dilation = pair(options.dilation, 1);
   const p = options.padding ?? 0;

@@ -68,6 +68,10 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
  * null runs to the end in the direction of the step. Bounds outside the dim are OUT_OF_RANGE, not
  * clamped (ONNX Slice clamps: its importer does so before calling this).
  */
+function sliceOutOfRange(x: Tensor, starts: readonly number[], ends: readonly (number | null)[], step: number, d: number): never {
+  throw new MinnowError('OUT_OF_RANGE', `slice: ${starts[d]}:${ends[d] ?? ''}:${step} is out of range for dim ${d} of shape ${formatShape(x.shape)}`);
+}
+
 export function slice(x: Tensor, starts: readonly number[], ends: readonly (number | null)[], steps?: readonly number[]): Tensor {
   const rank = x.rank;
   if (starts.length !== rank || ends.length !== rank || (steps && steps.length !== rank)) {
@@ -82,16 +86,13 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly (numb
     const dim = x.shape[d];
     const step = steps ? steps[d] : 1;
     if (!Number.isInteger(step) || step === 0) throw new MinnowError('INVALID_ARGUMENT', `slice: step ${step} on dim ${d} must be a non-zero integer`);
-    const fail = (): never => {
-      throw new MinnowError('OUT_OF_RANGE', `slice: ${starts[d]}:${ends[d] ?? ''}:${step} is out of range for dim ${d} of shape ${formatShape(x.shape)}`);
-    };
     const rawEnd = ends[d];
     let start = starts[d] < 0 ? starts[d] + dim : starts[d];
     let count: number;
-    if (!Number.isInteger(start) || (rawEnd !== null && !Number.isInteger(rawEnd))) fail();
+    if (!Number.isInteger(start) || (rawEnd !== null && !Number.isInteger(rawEnd))) sliceOutOfRange(x, starts, ends, step, d);
     if (step > 0) {
       const end = rawEnd === null ? dim : rawEnd < 0 ? rawEnd + dim : rawEnd;
-      if (start < 0 || start > dim || end < 0 || end > dim) fail();
+      if (start < 0 || start > dim || end < 0 || end > dim) sliceOutOfRange(x, starts, ends, step, d);
       count = Math.max(0, Math.ceil((end - start) / step));
     } else {
       const end = rawEnd === null ? -1 : rawEnd < 0 ? rawEnd + dim : rawEnd;
@@ -99,7 +100,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly (numb
         start = 0;
         count = 0;
       } else {
-        if (start < 0 || start >= dim || end < -1 || end >= dim) fail();
+        if (start < 0 || start >= dim || end < -1 || end >= dim) sliceOutOfRange(x, starts, ends, step, d);
         count = Math.max(0, Math.ceil((start - end) / -step));
       }
     }

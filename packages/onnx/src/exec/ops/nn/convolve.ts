@@ -114,6 +114,9 @@ function convolve3d(ctx: OpContext, x: Tensor, w: Tensor, layout: ConvLayout): T
   return permute(reshape(s, [n, outDepth, m, s.shape[2], s.shape[3]]), [0, 2, 1, 3, 4]);
 }
 
+/** A per-channel vector [M] as [1, M, 1, ...] of the given rank. */
+const channelView = (bias: Tensor, rank: number): Tensor => reshape(bias, [1, bias.size, ...new Array<number>(rank - 2).fill(1)]);
+
 /**
  * Adds a per-channel bias [M] to y [N, M, ...]. `biasKey`, for a bias that stays the same tensor
  * from run to run, memoises its broadcastable view under that key (with y's rank).
@@ -122,6 +125,5 @@ export function addChannelBias(ctx: OpContext, y: Tensor, bias: Tensor | undefin
   if (bias === undefined) return y;
   const channels = y.shape[1];
   if (bias.size !== channels) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(bias.shape)} must have one value per output channel (${channels})`);
-  const view = (): Tensor => reshape(bias, [1, channels, ...y.shape.slice(2).map(() => 1)]);
-  return add(y, biasKey === undefined ? view() : ctx.memo(`${biasKey}:${y.rank}`, view));
+  return add(y, biasKey === undefined ? channelView(bias, y.rank) : ctx.memo(`${biasKey}:${y.rank}`, () => channelView(bias, y.rank)));
 }

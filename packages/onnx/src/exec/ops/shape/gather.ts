@@ -1,4 +1,4 @@
-import { formatShape, gather } from '@minnow/core';
+import { formatShape, gather, reshape, slice } from '@minnow/core';
 import type { OpContext, OperatorTable } from '../../operator.js';
 import { Value } from '../../value.js';
 import { axisOf } from './common.js';
@@ -17,17 +17,38 @@ export function checkedIndex(ctx: OpContext, index: number, dim: number, where: 
   return index < 0 ? index + dim : index;
 }
 
+interface GatherPlan {
+  readonly axis: number;
+  /** Checked indices, when both inputs are moved on the host. */
+  readonly table?: Int32Array;
+  /** For one index known on the host and data on the device: the slice it takes, and the shape without the axis (a view, no kernel). */
+  readonly view?: { readonly starts: number[]; readonly ends: number[]; readonly shape: number[] };
+}
+
+function gatherPlan(ctx: OpContext): GatherPlan {
+  const x = ctx.input(0);
+  if (x.rank === 0) throw ctx.error('INVALID_SHAPE', 'data must have rank >= 1');
+  const axis = axisOf(ctx, ctx.attrs.int('axis', 0), x.rank);
+  const dim = x.shape[axis];
+  const indices = ctx.input(1);
+  // Host values are part of the plan's key, so indices read here are checked once.
+  if (onHost(ctx, [0, 1])) return { axis, table: Int32Array.from(ctx.ints(1), (v, j) => checkedIndex(ctx, v, dim, `at position ${j} of indices`)) };
+  if (indices.hostForm !== undefined && indices.size === 1) {
+    // One index (a scalar, or [1]) picks a slab: a strided view of the data, as a slice and a reshape.
+    const at = checkedIndex(ctx, ctx.ints(1)[0], dim, 'at position 0 of indices');
+    const starts = x.shape.map((_, d) => (d === axis ? at : 0));
+    const ends = x.shape.map((n, d) => (d === axis ? at + 1 : n));
+    const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    return { axis, view: { starts, ends, shape } };
+  }
+  return { axis };
+}
+
 function gatherOp(ctx: OpContext) {
   const x = ctx.input(0);
-  const plan = ctx.steady(() => {
-    if (x.rank === 0) throw ctx.error('INVALID_SHAPE', 'data must have rank >= 1');
-    const axis = axisOf(ctx, ctx.attrs.int('axis', 0), x.rank);
-    if (!onHost(ctx, [0, 1])) return { axis, table: undefined };
-    // Host values are part of the plan's key: the checked index table is made once.
-    const dim = x.shape[axis];
-    return { axis, table: Int32Array.from(ctx.ints(1), (v, j) => checkedIndex(ctx, v, dim, `at position ${j} of indices`)) };
-  });
+  const plan = ctx.steady(() => gatherPlan(ctx));
   if (plan.table !== undefined) return [movable(ctx, 0).gather(plan.table, ctx.input(1).shape, plan.axis).output(x.elemType)];
+  if (plan.view !== undefined) return [Value.fromTensor(reshape(slice(ctx.tensor(0), plan.view.starts, plan.view.ends), plan.view.shape), x.elemType)];
   // On the device the kernel resolves negative indices and checks bounds itself: no read-back.
   return [Value.fromTensor(gather(ctx.tensor(0), ctx.tensor(1), plan.axis), x.elemType)];
 }
