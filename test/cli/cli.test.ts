@@ -30,20 +30,4 @@ describe('minnow CLI', () => {
     const { output } = collector();
     expect(await runCli(['no-such-command'], output)).toBe(EXIT.badInput);
   });
-
-  it('demo --json reports real figures: int8 4x smaller with small error, integer matmul close to float', async () => {
-    const { out, output } = collector();
-    expect(await runCli(['demo', '--json'], output)).toBe(EXIT.ok);
-    const figures = out.documents[0] as {
-      weightBytes: { float32: number; int8PerChannel: number; int4Blocked32: number };
-      maxAbsError: { int8PerChannel: number; int4Blocked32: number };
-      integerMatmulRelativeError: number;
-      matmul512Gflops: Record<string, number>;
-    };
-    expect(figures.weightBytes.float32 / figures.weightBytes.int8PerChannel).toBeGreaterThan(3.9);
-    expect(figures.weightBytes.float32 / figures.weightBytes.int4Blocked32).toBeGreaterThan(6);
-    expect(figures.maxAbsError.int8PerChannel).toBeLessThan(figures.maxAbsError.int4Blocked32);
-    expect(figures.integerMatmulRelativeError).toBeLessThan(0.02);
-    expect(Object.keys(figures.matmul512Gflops).sort()).toEqual(['gpu', 'js', 'wasm']);
-  });
 });
