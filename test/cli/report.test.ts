@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tensorValues } from '@minnow/onnx';
 import {
-  barChart, escapeXml, gridValues, histogram, histogramChart, lineChart, mergeLayers, renderReport, scatterChart, writeReport,
+  barChart, escapeXml, gridValues, histogram, histogramChart, lineChart, mergeLayers, ordinal, renderReport, scatterChart, writeReport,
   type ReportData, type ReportLayer,
 } from '../../packages/cli/src/report/index.js';
 import { linearScale, logScale } from '../../packages/cli/src/report/scale.js';
@@ -74,11 +74,21 @@ describe('report data from a real run (collect.ts, collect-onnx.ts)', { timeout:
       expect(layer.after!.zeros).toBeGreaterThanOrEqual(pruned.zeros);
       expect(layer.sparsity).toBe(pruned.sparsity);
       expect(layer.sensitivity!.sqnrDb).toBe(sensitivity.layers.find((l) => l.layer === layer.name)!.sqnrDb);
-      // The grid is the stored scales': its scale is the largest of the weight's scale initialiser.
+      // The grid is the stored scales': that of the channel (or block) holding the largest weight, so it spans the histogram.
       const dq = quantized.model.graph!.node.find((n) => n.opType === 'DequantizeLinear' && n.output[0] === quantized.model.graph!.node.find((m) => m.name === layer.name)!.input[1])!;
       const scales = tensorValues(quantized.model.graph!.initializer.find((t) => t.name === dq.input[1])!) as Float32Array;
-      expect(layer.grid!.scale).toBe(Math.max(...scales));
-      expect(layer.grid!.scales.count).toBe(scales.length);
+      const [rows, cols] = weight.dims.map(Number);
+      const blockSize = Number(dq.attribute.find((a) => a.name === 'block_size')?.i ?? 0n);
+      const axis = Number(dq.attribute.find((a) => a.name === 'axis')?.i ?? 1n);
+      let largest = 0;
+      values.forEach((v, i) => { if (Math.abs(v) > Math.abs(values[largest])) largest = i; });
+      const [row, col] = [Math.floor(largest / cols), largest % cols];
+      // Gemm weights [out, in]: per channel along axis 0, blocks along axis 1 (the input).
+      const scaleIndex = blockSize > 0 ? row * Math.ceil(cols / blockSize) + Math.floor(col / blockSize) : axis === 0 ? row : col;
+      expect(rows * cols).toBe(values.length);
+      expect(layer.grid!.scale).toBe(scales[scaleIndex]);
+      expect(layer.grid!.qmax * layer.grid!.scale).toBeGreaterThanOrEqual(Math.abs(values[largest]) * (1 - 1e-6));
+      expect(layer.grid!.scales).toEqual({ count: scales.length, min: Math.min(...scales), max: Math.max(...scales) });
       expect(layer.grid!.source).toBe('model');
     }
     const [first, last] = data.layers;
@@ -195,6 +205,7 @@ describe('the renderer', () => {
     // Thinned, the drawn levels are those a multiple of `every` away from the zero point.
     const thinned = gridValues({ ...int4, bits: 8, signed: false, qmin: 0, qmax: 255, scale: 0.5, zeroPoint: 250 }, -200, 10);
     expect([thinned.levels, thinned.every, thinned.values[0], thinned.values.at(-1)]).toEqual([256, 6, -123, 0]);
+    expect([1, 2, 3, 4, 6, 11, 12, 13, 21, 22, 23, 101].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '6th', '11th', '12th', '13th', '21st', '22nd', '23rd', '101st']);
   });
 });
 

@@ -96,12 +96,28 @@ const intAttribute = (node: NodeProto, name: string, fallback: number): number =
   return a?.i === undefined ? fallback : Number(a.i);
 };
 
+/**
+ * The scale whose grid the chart draws: that of the weight with the largest magnitude, so the grid
+ * spans the histogram. (Not simply the largest scale: quantizers give an all-zero channel a
+ * placeholder scale such as 1.) Which scale an element uses is compress's rule; dequantizing ones
+ * against scales 0, 1, 2, ... asks that rule instead of restating it here.
+ */
+function scaleIndexOfLargest(values: Float32Array, scheme: { type: QuantType; symmetric: boolean; granularity: Granularity }, scaleShape: readonly number[], shape: readonly number[]): number {
+  let largest = 0;
+  for (let i = 1; i < values.length; i++) if (Math.abs(values[i]) > Math.abs(values[largest])) largest = i;
+  const count = scaleShape.reduce((a, b) => a * b, 1);
+  if (count <= 1 || values.length === 0) return 0;
+  const indices = Float32Array.from({ length: count }, (_, k) => k);
+  const ones = new Uint8Array(values.length).fill(1);
+  return dequantizeValues(ones, { scheme, scale: indices, zeroPoint: new Int32Array(count), shape: scaleShape }, shape)[largest];
+}
+
 interface Dequantized {
   readonly values: Float32Array;
   readonly grid: QuantGrid;
 }
 
-/** A DequantizeLinear of initialisers, evaluated on the host (compress's dequantizeValues), and the grid of its widest scale. */
+/** A DequantizeLinear of initialisers, evaluated on the host (compress's dequantizeValues), and the grid of the scale its largest weight uses. */
 function dequantizeWeight(dq: NodeProto, index: ModelIndex): Dequantized | undefined {
   const stored = index.initializers.get(dq.input[0] ?? '');
   const scaleTensor = index.initializers.get(dq.input[1] ?? '');
@@ -132,9 +148,9 @@ function dequantizeWeight(dq: NodeProto, index: ModelIndex): Dequantized | undef
   const scale = Float32Array.from(scales);
   const zeroPoint = zeroValues === undefined ? new Int32Array(scale.length) : Int32Array.from(zeroValues);
   if (zeroPoint.length !== scale.length) return undefined;
-  const values = dequantizeValues(tensorValues(stored) as ArrayLike<number>, { scheme: { type, symmetric: false, granularity }, scale, zeroPoint, shape: scaleShape }, shape);
-  let widest = 0;
-  for (let i = 1; i < scale.length; i++) if (scale[i] > scale[widest]) widest = i;
+  const scheme = { type, symmetric: false, granularity };
+  const values = dequantizeValues(tensorValues(stored) as ArrayLike<number>, { scheme, scale, zeroPoint, shape: scaleShape }, shape);
+  const chosen = scaleIndexOfLargest(values, scheme, scaleShape, shape);
   const range = quantizedRange(type);
   const spread = finiteRange(scale) ?? { min: NaN, max: NaN };
   const grid: QuantGrid = {
@@ -142,8 +158,8 @@ function dequantizeWeight(dq: NodeProto, index: ModelIndex): Dequantized | undef
     signed: range.min < 0,
     qmin: range.min,
     qmax: range.max,
-    scale: scale[widest],
-    zeroPoint: zeroPoint[widest],
+    scale: scale[chosen],
+    zeroPoint: zeroPoint[chosen],
     granularity: kind,
     ...(kind === 'tensor' ? {} : { axis }),
     ...(kind === 'block' ? { blockSize } : {}),

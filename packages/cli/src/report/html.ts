@@ -21,6 +21,13 @@ function figure(svg: string, caption: string, extraClass = ''): string {
   return `<figure class="chart${extraClass}">${svg}<figcaption>${caption}</figcaption></figure>`;
 }
 
+/** 1st, 2nd, 3rd, 4th, 11th, 22nd ... */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
 const leftOut = (dropped: number, what: string): string => (dropped > 0 ? ` ${dropped} ${what} not finite, left out.` : '');
 
 // ------------------------------------------------------------------------------------------------
@@ -102,8 +109,8 @@ export function gridValues(grid: QuantGrid, min: number, max: number, maxLines =
 function gridCaption(grid: QuantGrid, every: number, levels: number): string {
   const layout = grid.granularity === 'tensor'
     ? 'one scale for the tensor'
-    : `${Number.isNaN(grid.scales.count) ? 'several' : grid.scales.count} scales (${grid.granularity === 'block' ? `blocks of ${grid.blockSize} along axis ${grid.axis}` : `per channel, axis ${grid.axis ?? '?'}`}) from ${formatTick(grid.scales.min)} to ${formatTick(grid.scales.max)}; the lines are the widest one's grid`;
-  const thinned = every > 1 ? `, every ${every}th of the ${levels} levels in range drawn` : '';
+    : `${Number.isNaN(grid.scales.count) ? 'several' : grid.scales.count} scales (${grid.granularity === 'block' ? `blocks of ${grid.blockSize} along axis ${grid.axis}` : `per channel, axis ${grid.axis ?? '?'}`}) from ${formatTick(grid.scales.min)} to ${formatTick(grid.scales.max)}; the lines are the grid of the ${grid.granularity === 'block' ? 'block' : 'channel'} holding the largest weight`;
+  const thinned = every > 1 ? `, every ${ordinal(every)} of the ${levels} levels in range drawn` : '';
   const source = grid.source === 'report' ? ' (grid from the quantizer\'s report: the stored scales could not be read)' : '';
   return `${grid.signed ? 'int' : 'uint'}${grid.bits} grid: scale ${formatTick(grid.scale)}, zero point ${grid.zeroPoint}, ${layout}${thinned}${source}.`;
 }
@@ -115,7 +122,7 @@ function layerHistogram(layer: ReportLayer): string {
   const min = Math.min(before.min, layer.after?.min ?? before.min);
   const max = Math.max(before.max, layer.after?.max ?? before.max);
   const grid = layer.grid && gridValues(layer.grid, min, max);
-  const lines = grid && grid.values.length > 0 ? { values: grid.values, name: grid.every > 1 ? `grid (every ${grid.every}th level)` : 'grid levels' } : undefined;
+  const lines = grid && grid.values.length > 0 ? { values: grid.values, name: grid.every > 1 ? `grid (every ${ordinal(grid.every)} level)` : 'grid levels' } : undefined;
   const title = `${layer.name}${layer.op ? ` (${layer.op})` : ''}`;
   const svg = histogramChart({ title, xLabel: 'weight value', series, lines, height: 220 });
   const facts = [

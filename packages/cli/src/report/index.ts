@@ -11,7 +11,7 @@ export {
   type ModuleLayerOptions, type NamedParameters, type ProgressCurveOptions,
 } from './collect.js';
 export { WEIGHTED_OPS, onnxParamCount, onnxWeightLayers, onnxWeightName, quantizedLayers, type OnnxLayerOptions } from './collect-onnx.js';
-export { gridValues, renderReport } from './html.js';
+export { gridValues, ordinal, renderReport } from './html.js';
 export { barChart, histogramChart, lineChart, scatterChart } from './svg.js';
 export { escapeXml } from './svg-frame.js';
 export { writeReport } from './write.js';

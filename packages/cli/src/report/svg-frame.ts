@@ -113,19 +113,41 @@ export interface LegendEntry {
   readonly mark: 'line' | 'box' | 'dash';
 }
 
-/** A legend in the top-right corner of the plot, one entry a row, on a light backing. */
-export function legend(box: Box, entries: readonly LegendEntry[]): string {
-  if (entries.length === 0) return '';
-  const { x1, y1 } = plotArea(box);
-  const labels = entries.map((e) => shorten(e.name, 40));
-  const width = Math.max(...labels.map((l) => textWidth(l))) + 34;
-  const x = x1 - width - 6;
-  const parts = [`<rect class="legend" x="${px(x)}" y="${px(y1 + 4)}" width="${px(width)}" height="${entries.length * 16 + 6}" rx="3"/>`];
-  entries.forEach((e, i) => {
-    const y = y1 + 15 + i * 16;
-    if (e.mark === 'box') parts.push(`<rect x="${px(x + 6)}" y="${px(y - 7)}" width="16" height="9" fill="${e.colour}" fill-opacity="0.55"/>`);
-    else parts.push(`<line x1="${px(x + 6)}" y1="${px(y - 3)}" x2="${px(x + 22)}" y2="${px(y - 3)}" stroke="${e.colour}" stroke-width="2"${e.mark === 'dash' ? ' stroke-dasharray="3 2"' : ''}/>`);
-    parts.push(`<text class="legend-label" x="${px(x + 28)}" y="${px(y + 1)}">${escapeXml(labels[i])}</text>`);
-  });
-  return parts.join('\n');
+/** Where each legend entry goes: left to right above the plot, wrapping onto more rows when the plot is narrow. */
+export interface LegendLayout {
+  readonly rows: number;
+  readonly items: readonly { readonly entry: LegendEntry; readonly label: string; readonly x: number; readonly row: number }[];
+}
+
+const LEGEND_ROW = 16;
+
+export function legendLayout(entries: readonly LegendEntry[], left: number, right: number): LegendLayout {
+  const items: { entry: LegendEntry; label: string; x: number; row: number }[] = [];
+  let x = left;
+  let row = 0;
+  for (const entry of entries) {
+    const label = shorten(entry.name, 48);
+    const width = textWidth(label) + 36;
+    if (x > left && x + width > right) {
+      row++;
+      x = left;
+    }
+    items.push({ entry, label, x, row });
+    x += width;
+  }
+  return { rows: items.length === 0 ? 0 : row + 1, items };
+}
+
+/** The top margin a chart needs for its legend rows. */
+export const legendHeight = (layout: LegendLayout): number => (layout.rows === 0 ? 12 : 10 + layout.rows * LEGEND_ROW);
+
+/** The legend, in the top margin above the plot, so that it never covers data. */
+export function legend(layout: LegendLayout): string {
+  return layout.items.map(({ entry, label, x, row }) => {
+    const y = 14 + row * LEGEND_ROW;
+    const mark = entry.mark === 'box'
+      ? `<rect x="${px(x)}" y="${px(y - 8)}" width="16" height="9" fill="${entry.colour}" fill-opacity="0.55"/>`
+      : `<line x1="${px(x)}" y1="${px(y - 4)}" x2="${px(x + 16)}" y2="${px(y - 4)}" stroke="${entry.colour}" stroke-width="2"${entry.mark === 'dash' ? ' stroke-dasharray="3 2"' : ''}/>`;
+    return `${mark}<text class="legend-label" x="${px(x + 22)}" y="${px(y)}">${escapeXml(label)}</text>`;
+  }).join('\n');
 }

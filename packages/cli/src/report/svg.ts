@@ -1,6 +1,7 @@
 import { formatTick, linearScale, logScale, type Scale } from './scale.js';
 import {
-  colour, escapeXml, legend, noDataPanel, plotArea, px, shorten, svgElement, textWidth, xAxis, yAxis, type Box, type LegendEntry,
+  colour, escapeXml, legend, legendHeight, legendLayout, noDataPanel, plotArea, px, shorten, svgElement, textWidth, xAxis, yAxis, type Box,
+  type LegendEntry,
 } from './svg-frame.js';
 import type { Histogram } from './types.js';
 
@@ -40,7 +41,9 @@ export function lineChart(o: LineChartOptions): string {
   const series = o.series.map((s, i) => ({ name: s.name, colour: colour(i), points: drawablePoints(s.points).sort((a, b) => a[0] - b[0]) }))
     .filter((s) => s.points.length > 0);
   if (series.length === 0) return noDataPanel('line', o.title, o.series.length === 0 ? 'no curve was recorded' : 'no finite loss value was recorded');
-  const box: Box = { width: o.width ?? WIDTH, height: o.height ?? 280, left: 60, right: 16, top: 12, bottom: 40 };
+  const width = o.width ?? WIDTH;
+  const layout = legendLayout(series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' })), 60, width - 16);
+  const box: Box = { width, height: (o.height ?? 280) + legendHeight(layout) - 12, left: 60, right: 16, top: legendHeight(layout), bottom: 40 };
   const { x0, x1, y0, y1 } = plotArea(box);
   const all = series.flatMap((s) => s.points);
   const x = linearScale([Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))], [x0, x1]);
@@ -53,8 +56,7 @@ export function lineChart(o: LineChartOptions): string {
     const d = s.points.map(([a, b], k) => `${k === 0 ? 'M' : 'L'}${px(x(a))},${px(y(b))}`).join(' ');
     return `<path class="data" data-series="${i}" d="${d}" fill="none" stroke="${s.colour}" stroke-width="1.8" stroke-linejoin="round"/>`;
   });
-  const entries: LegendEntry[] = series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' }));
-  const body = [yAxis(box, y, { label: o.yLabel }), xAxis(box, x, { label: o.xLabel }), ...marks, legend(box, entries)].join('\n');
+  const body = [yAxis(box, y, { label: o.yLabel }), xAxis(box, x, { label: o.xLabel }), ...marks, legend(layout)].join('\n');
   return svgElement('line', o.title, box, all.length, body);
 }
 
@@ -100,9 +102,15 @@ function countScale(max: number, log: boolean, y0: number, y1: number): Scale {
 export function histogramChart(o: HistogramChartOptions): string {
   const series = o.series.map((s, i) => ({ ...s, colour: colour(i) })).filter((s) => s.histogram.total > 0 && s.histogram.counts.length > 0);
   if (series.length === 0) return noDataPanel('histogram', o.title, o.series.length === 0 ? 'no values were given' : 'the values hold no finite number');
-  const box: Box = { width: o.width ?? WIDTH, height: o.height ?? 240, left: 60, right: 16, top: 12, bottom: 40 };
+  const [min, max] = [Math.min(...series.map((s) => s.histogram.min)), Math.max(...series.map((s) => s.histogram.max))];
+  const lines = (o.lines?.values ?? []).filter((v) => Number.isFinite(v) && v >= min && v <= max);
+  const entries: LegendEntry[] = series.map((s) => ({ name: s.name, colour: s.colour, mark: s.style === 'bars' ? 'box' : 'line' }));
+  if (o.lines !== undefined && lines.length > 0) entries.push({ name: o.lines.name, colour: '#6b7280', mark: 'dash' });
+  const width = o.width ?? WIDTH;
+  const layout = legendLayout(entries, 60, width - 16);
+  const box: Box = { width, height: (o.height ?? 240) + legendHeight(layout) - 12, left: 60, right: 16, top: legendHeight(layout), bottom: 40 };
   const { x0, x1, y0, y1 } = plotArea(box);
-  const x = linearScale([Math.min(...series.map((s) => s.histogram.min)), Math.max(...series.map((s) => s.histogram.max))], [x0, x1]);
+  const x = linearScale([min, max], [x0, x1]);
   const maxCount = Math.max(...series.map((s) => Math.max(...s.histogram.counts)));
   const log = series.some((s) => hasSpike(s.histogram.counts));
   const y = countScale(maxCount, log, y0, y1);
@@ -129,16 +137,8 @@ export function histogramChart(o: HistogramChartOptions): string {
       parts.push(`<path class="data" data-series="${i}" d="${d.join(' ')}" fill="none" stroke="${s.colour}" stroke-width="1.4"/>`);
     }
   });
-  const entries: LegendEntry[] = series.map((s) => ({ name: s.name, colour: s.colour, mark: s.style === 'bars' ? 'box' : 'line' }));
-  if (o.lines !== undefined) {
-    const [d0, d1] = x.domain;
-    const inside = o.lines.values.filter((v) => Number.isFinite(v) && v >= d0 && v <= d1);
-    if (inside.length > 0) {
-      parts.push(`<g class="qgrid">${inside.map((v) => `<line x1="${px(x(v))}" y1="${px(y0)}" x2="${px(x(v))}" y2="${px(y1)}"/>`).join('')}</g>`);
-      entries.push({ name: o.lines.name, colour: '#6b7280', mark: 'dash' });
-    }
-  }
-  parts.push(legend(box, entries));
+  if (lines.length > 0) parts.push(`<g class="qgrid">${lines.map((v) => `<line x1="${px(x(v))}" y1="${px(y0)}" x2="${px(x(v))}" y2="${px(y1)}"/>`).join('')}</g>`);
+  parts.push(legend(layout));
   return svgElement('histogram', o.title, box, marks, parts.join('\n'));
 }
 

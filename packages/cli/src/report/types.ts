@@ -61,8 +61,8 @@ export type GridGranularity = 'tensor' | 'channel' | 'block';
 /**
  * A weight's quantization grid: the values its integers stand for, (q - zeroPoint) * scale for q in
  * [qmin, qmax]. Per channel or per block there is one grid per scale; `scale` and `zeroPoint` are
- * then those of the widest one (the largest scale, which spans the tensor's extremes), and `scales`
- * sums up the rest.
+ * then those of the channel or block holding the largest weight (whose grid spans the histogram),
+ * and `scales` sums up the rest.
  */
 export interface QuantGrid {
   readonly bits: number;
