@@ -280,39 +280,86 @@ export const ConvInteger: OperatorDefinition = {
   },
 };
 
+/** What a QLinearConv node derives from its inputs' types, shapes and constants: checked once per steady run. */
+interface QConvPlan extends ConvPlan {
+  readonly m: number;
+  readonly type: { elemType: number; dtype: 'int8' | 'uint8' };
+  /** x's zero point as a number (for padding), 0 when absent. */
+  readonly xz: number;
+  readonly wScaleSize: number;
+  readonly constantScale: boolean;
+  readonly constantBias: boolean;
+}
+
+function qconvPlan(ctx: OpContext): QConvPlan {
+  for (const i of [0, 3]) {
+    const t = ctx.input(i).elemType;
+    if (!QUANTIZED_INPUTS.has(t)) throw ctx.error('UNSUPPORTED_DTYPE', `input ${i} is ${dataTypeName(t)}; ${ctx.node.opType} takes int8 or uint8`);
+  }
+  const [xShape, wShape] = [ctx.input(0).shape, ctx.input(3).shape];
+  const m = wShape[0];
+  const type = outputType(ctx, 7);
+  for (const i of [1, 4, 6]) if (ctx.input(i).elemType !== DataType.FLOAT) scaleInput(ctx, i); // raises the dtype error
+  const [xScale, wScale, yScale] = [ctx.input(1), ctx.input(4), ctx.input(6)];
+  if (xScale.size !== 1 || yScale.size !== 1) throw ctx.error('SHAPE_MISMATCH', 'x_scale and y_scale must be scalars (per tensor)');
+  if (wScale.size !== 1 && !(wScale.rank === 1 && wScale.shape[0] === m)) {
+    throw ctx.error('SHAPE_MISMATCH', `w_scale ${formatShape(wScale.shape)} must be a scalar or have one value per output channel (${m})`);
+  }
+  if (ctx.has(8)) {
+    if (ctx.input(8).elemType !== DataType.INT32) throw ctx.error('UNSUPPORTED_DTYPE', `bias is ${dataTypeName(ctx.input(8).elemType)}, int32 expected`);
+    if (ctx.input(8).size !== m) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(ctx.input(8).shape)} must have one value per output channel (${m})`);
+  }
+  for (const [z, operand] of [[2, 0], [5, 3], [7, 7]] as const) {
+    if (ctx.has(z) && ctx.input(z).elemType !== ctx.input(operand).elemType) {
+      throw ctx.error('INVALID_MODEL', `zero point input ${z} is ${dataTypeName(ctx.input(z).elemType)}, its operand (input ${operand}) ${dataTypeName(ctx.input(operand).elemType)}`);
+    }
+  }
+  if (ctx.has(2) && ctx.input(2).size !== 1) throw ctx.error('SHAPE_MISMATCH', `x_zero_point ${formatShape(ctx.input(2).shape)} must be a scalar (per tensor)`);
+  if (ctx.has(5) && ctx.input(5).size !== 1 && !(ctx.input(5).rank === 1 && ctx.input(5).shape[0] === m)) {
+    throw ctx.error('SHAPE_MISMATCH', `w_zero_point ${formatShape(ctx.input(5).shape)} must be a scalar or have one value per output channel (${m})`);
+  }
+  const groups = checkConvShapes(ctx, xShape, wShape);
+  const kernel = kernelShapeAttr(ctx, xShape.length - 2, wShape.slice(2));
+  return {
+    groups, geometry: windowGeometry(ctx, xShape.slice(2), kernel), m, type,
+    xz: ctx.has(2) ? ctx.input(2).numbers()[0] : 0,
+    wScaleSize: wScale.size,
+    constantScale: [1, 4, 6].every((i) => ctx.input(i).constant),
+    constantBias: !ctx.has(8) || ctx.input(8).constant,
+  };
+}
+
+/** Zero point input `i` as the product takes it (a scalar as 0-d, made once for a constant); undefined when absent. */
+function zeroPointOf(ctx: OpContext, i: number): Tensor | undefined {
+  if (!ctx.has(i)) return undefined;
+  const t = ctx.tensor(i);
+  if (t.size !== 1) return t;
+  return ctx.input(i).constant ? ctx.memo(`zero-${i}`, () => reshape(t, [])) : reshape(t, []);
+}
+
 export const QLinearConv: OperatorDefinition = {
   sinceVersion: 10,
   run: (ctx) => {
-    const x = quantizedInput(ctx, 0);
-    const w = quantizedInput(ctx, 3);
-    const m = w.shape[0];
-    const type = outputType(ctx, 7);
-    const xScale = scaleInput(ctx, 1);
-    const wScale = scaleInput(ctx, 4);
-    const yScale = scaleInput(ctx, 6);
-    if (xScale.rank !== 0 || yScale.rank !== 0) throw ctx.error('SHAPE_MISMATCH', 'x_scale and y_scale must be scalars (per tensor)');
-    if (wScale.rank !== 0 && !(wScale.rank === 1 && wScale.shape[0] === m)) {
-      throw ctx.error('SHAPE_MISMATCH', `w_scale ${formatShape(wScale.shape)} must be a scalar or have one value per output channel (${m})`);
-    }
-    if (ctx.has(8)) {
-      if (ctx.input(8).elemType !== DataType.INT32) throw ctx.error('UNSUPPORTED_DTYPE', `bias is ${dataTypeName(ctx.input(8).elemType)}, int32 expected`);
-      if (ctx.input(8).size !== m) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(ctx.input(8).shape)} must have one value per output channel (${m})`);
-    }
-    const plan = planConv(ctx, x, w);
-    const xZero = zeroPointInput(ctx, 2, 0);
-    const wZero = zeroPointInput(ctx, 5, 3);
-    const yZero = zeroPointInput(ctx, 7, 7);
-    const multiplier = (): Float32Array => multipliers(scaleValues(ctx, 1)[0], scaleValues(ctx, 4), scaleValues(ctx, 6)[0], wScale.size);
+    const plan = ctx.steady(() => qconvPlan(ctx));
+    const { m, type } = plan;
+    const x = ctx.tensor(0);
+    const w = ctx.tensor(3);
+    const xZero = zeroPointOf(ctx, 2);
+    const wZero = zeroPointOf(ctx, 5);
+    const yZero = zeroPointOf(ctx, 7);
+    const multiplier = (): Float32Array => multipliers(ctx.input(1).numbers()[0], ctx.input(4).numbers(), ctx.input(6).numbers()[0], plan.wScaleSize);
     if (plan.groups === 1) {
       // One requantizing product: the weights [M, C * taps] (per-channel parameters run down its rows) times each image's patches.
-      checkConvZeroPoints(ctx, xZero, wZero, m);
-      const { columns, valid } = im2col(x, plan.geometry, xZero === undefined ? 0 : ctx.input(2).numbers()[0]);
-      const weights = reshape(contiguous(w), [m, columns.shape[1]]);
-      const scale = derived(ctx, 'multiplier', [1, 4, 6], () => {
+      const { columns, valid } = im2col(x, plan.geometry, plan.xz);
+      const depth = columns.shape[1];
+      const weights = ctx.input(3).constant ? ctx.memo('weights', () => reshape(contiguous(w), [m, depth])) : reshape(contiguous(w), [m, depth]);
+      const makeScale = (): Tensor => {
         const values = multiplier();
         return fromArray(values, values.length === 1 ? [] : [m], { backend: ctx.backend });
-      });
-      const bias = ctx.has(8) ? derived(ctx, 'bias', [8], () => fromArray(Int32Array.from(ctx.input(8).numbers()), [m], { dtype: 'int32', backend: ctx.backend })) : undefined;
+      };
+      const scale = plan.constantScale ? ctx.memo('multiplier', makeScale) : makeScale();
+      const makeBias = (): Tensor => fromArray(Int32Array.from(ctx.input(8).numbers()), [m], { dtype: 'int32', backend: ctx.backend });
+      const bias = !ctx.has(8) ? undefined : plan.constantBias ? ctx.memo('bias', makeBias) : makeBias();
       const y = matmulIntegerScaled(weights, columns, { aZero: wZero, bZero: xZero, scale, bias, type: type.dtype, outZero: yZero, perRow: true });
       // The output as a view over the product (no copy): what reads it next (a MaxPool's taps,
       // the next convolution's patch gather) reads through the strides anyway.
