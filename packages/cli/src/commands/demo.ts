@@ -48,8 +48,8 @@ export function registerDemoCommand(program: Command, output: Output): void {
 function printSummary(figures: MainJobFigures, say: (text: string) => void): void {
   say(`\n${formatModelTable(figures)}`);
   say(`\nwhat each step cost (against the model before it):\n${formatStepCosts(figures).join('\n')}`);
-  const untimed = figures.backends.filter((b) => !b.timed);
-  for (const b of untimed) say(`(${b.name} not timed: ${b.why})`);
+  for (const b of figures.backends.filter((u) => !u.timed)) say(`(${b.name} not timed: ${b.why})`);
+  for (const m of figures.models) for (const [b, why] of Object.entries(m.latencyRefused)) say(`(${m.name} refused on ${b}: ${why})`);
   say(`\n${figures.reportPath ? `report: ${figures.reportPath}` : 'no report written (--no-report)'}`);
   say(`done in ${figures.seconds.toFixed(1)} s`);
 }

@@ -25,8 +25,10 @@ export interface ModelFigures {
   readonly bytes: number;
   /** Test accuracy of the file as OnnxSession runs it (backend-wasm). */
   readonly accuracy: number;
-  /** Median batch-1 latency per backend, in milliseconds, output read back included. */
+  /** Median batch-1 latency per timed backend, in milliseconds, output read back included. */
   readonly latencyMs: Readonly<Record<string, number>>;
+  /** Timed backends that refused to run this model, and why (gpu: int8 sums past what float32 textures hold exactly). */
+  readonly latencyRefused: Readonly<Record<string, string>>;
   /** Wall-clock seconds of the step that made the model (training, distillation, pruning, quantization), export included. */
   readonly seconds: number;
   /** What the step did, in one line. */
@@ -44,6 +46,8 @@ export interface BackendUse {
   readonly timed: boolean;
   /** Why not, when it was not. */
   readonly why?: string;
+  /** What the backend says about itself that a reader of its timings should know (gpu: the GL renderer). */
+  readonly detail?: string;
 }
 
 export interface MainJobFigures {

@@ -37,7 +37,7 @@ export function jobReportData(figures: MainJobFigures, inputs: ReportInputs): Re
   const steps: ReportStep[] = figures.models.map((m) => ({
     name: m.name, kind: KIND[m.name], params: m.nonzero, bytes: m.bytes, accuracy: m.accuracy, seconds: m.seconds,
     note: `${m.architecture}, ${formatCount(m.nonzero)} non-zero of ${formatCount(m.params)} parameters, ${formatBytes(m.bytes)}; ` +
-      `batch-1 latency ${backends.map((b) => `${b} ${formatMs(m.latencyMs[b])}`).join(', ')}. ${m.note}`,
+      `batch-1 latency ${backends.map((b) => `${b} ${b in m.latencyMs ? formatMs(m.latencyMs[b]) : 'refused'}`).join(', ')}. ${m.note}`,
   }));
   const curves: ReportCurve[] = [];
   for (const name of ['teacher', 'student', 'pruned'] as const) {
@@ -59,6 +59,8 @@ export function jobReportData(figures: MainJobFigures, inputs: ReportInputs): Re
       `${m.name} file against ${c.reference}: ${describeCheck(c)} test digits.`)),
     'The pruned file stores its zeros implicitly (ONNX sparse initialisers: values and int64 indices); runtimes expand it to dense at load, so it runs as fast as the student. The int8 file stores every weight as one byte, zeros included.',
     ...figures.backends.filter((b) => !b.timed).map((b) => `Backend ${b.name} not timed: ${b.why}.`),
+    ...figures.backends.filter((b) => b.detail).map((b) => `Backend ${b.name} (${b.mode}): ${b.detail}.`),
+    ...figures.models.flatMap((m) => Object.entries(m.latencyRefused).map(([b, why]) => `${m.name} on ${b} not timed: ${why}`)),
     `Whole job: ${figures.seconds.toFixed(1)} s (${figures.config.name} configuration).`,
   ];
   return {

@@ -51,7 +51,7 @@ const FILE_NAMES: Record<ModelName, string> = {
 
 /** What each model's step left behind for the later measurements. */
 interface Made {
-  readonly figures: Omit<ModelFigures, 'latencyMs'>;
+  readonly figures: Omit<ModelFigures, 'latencyMs' | 'latencyRefused'>;
   readonly model: ModelProto;
 }
 
@@ -154,9 +154,18 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobFigure
     const sample = testSet.get(0).features.slice();
     const models: ModelFigures[] = made.map(({ figures, model }) => {
       const latencyMs: Record<string, number> = {};
-      for (const b of backends.filter((u) => u.timed)) latencyMs[b.name] = batchOneLatency(model, b.name, sample, config.latency).medianMs;
-      say(`  ${figures.name.padEnd(8)} ${Object.entries(latencyMs).map(([b, ms]) => `${b} ${formatMs(ms)}`).join('  ')}`);
-      return { ...figures, latencyMs };
+      const latencyRefused: Record<string, string> = {};
+      for (const b of backends.filter((u) => u.timed)) {
+        try {
+          latencyMs[b.name] = batchOneLatency(model, b.name, sample, config.latency).medianMs;
+        } catch (error) {
+          // A backend may refuse a model for a reason it states (gpu: int8 sums past float32's exact integers); the other timings stand.
+          if (!(error instanceof MinnowError)) throw error;
+          latencyRefused[b.name] = error.message;
+        }
+      }
+      say(`  ${figures.name.padEnd(8)} ${backends.filter((u) => u.timed).map((u) => `${u.name} ${u.name in latencyMs ? formatMs(latencyMs[u.name]) : 'refused'}`).join('  ')}`);
+      return { ...figures, latencyMs, latencyRefused };
     });
 
     const figures: MainJobFigures = {
@@ -190,7 +199,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobFigure
     module.eval();
     try {
       const evaluation = evaluateFile(onDisk, testLoader, BACKEND, references);
-      const figures: Omit<ModelFigures, 'latencyMs'> = {
+      const figures: Omit<ModelFigures, 'latencyMs' | 'latencyRefused'> = {
         name, architecture: widthsOf(module), path, ...countWeights(onDisk), bytes: (await stat(path)).size, accuracy: evaluation.accuracy,
         seconds: seconds + (performance.now() - e0) / 1000, note, checks: evaluation.checks,
       };
@@ -204,7 +213,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobFigure
 
 type Classifier = Module<[Tensor], Tensor>;
 
-function reportModel(say: (line: string) => void, f: Omit<ModelFigures, 'latencyMs'>): void {
+function reportModel(say: (line: string) => void, f: Omit<ModelFigures, 'latencyMs' | 'latencyRefused'>): void {
   say(`  -> ${f.path}: ${formatBytes(f.bytes)}, ${formatCount(f.nonzero)} non-zero of ${formatCount(f.params)} parameters, test accuracy ${percent(f.accuracy)} (minnow OnnxSession), ${f.seconds.toFixed(1)} s`);
   for (const c of f.checks) {
     say(`     vs ${c.reference}: ${describeCheck(c)}`);
@@ -246,9 +255,13 @@ async function chooseBackends(say: (line: string) => void): Promise<BackendUse[]
     const mode = b.info?.mode ?? null;
     if (!b.available) return { name: b.name, available: false, mode, timed: false, why: `unavailable: ${b.error}` };
     if (b.name === 'gpu' && !GPU_MODES.has(mode ?? '')) return { name: b.name, available: true, mode, timed: false, why: `gpu.js runs in its '${mode}' fallback here, not on a GPU` };
-    return { name: b.name, available: true, mode, timed: true };
+    const renderer = b.info?.notes.find((n) => n.startsWith('GL renderer'));
+    return { name: b.name, available: true, mode, timed: true, ...(renderer ? { detail: renderer } : {}) };
   });
-  for (const u of uses) say(`backend ${u.name}: ${u.mode ?? 'unavailable'}${u.timed ? (u.name === BACKEND ? ' (trains, and is timed)' : ' (timed)') : ` (not timed: ${u.why})`}`);
+  for (const u of uses) {
+    const use = u.timed ? (u.name === BACKEND ? 'trains, and is timed' : 'timed') : `not timed: ${u.why}`;
+    say(`backend ${u.name}: ${u.mode ?? 'unavailable'} (${use}${u.detail ? `; ${u.detail}` : ''})`);
+  }
   return uses;
 }
 

@@ -22,7 +22,7 @@ export function formatModelTable(figures: MainJobFigures): string {
   const columns = ['model', 'layers', 'parameters', 'non-zero', 'bytes on disk', 'test accuracy', ...latency, 'file'];
   const rows = figures.models.map((m) => [
     m.name, m.architecture, formatCount(m.params), formatCount(m.nonzero), formatBytes(m.bytes), percent(m.accuracy),
-    ...backends.map((b) => formatMs(m.latencyMs[b])), m.path,
+    ...backends.map((b) => (b in m.latencyMs ? formatMs(m.latencyMs[b]) : 'refused')), m.path,
   ]);
   return formatTable(columns, rows, { numeric: ['parameters', 'non-zero', 'bytes on disk', 'test accuracy', ...latency] });
 }
@@ -45,7 +45,7 @@ function change(before: ModelFigures, after: ModelFigures, backends: readonly st
     after.nonzero !== before.nonzero ? `${ratio(before.nonzero, after.nonzero)} non-zero parameters` : 'same non-zero parameters',
     `${ratio(before.bytes, after.bytes)} bytes`,
     `accuracy ${points >= 0 ? '+' : ''}${points.toFixed(2)} points`,
-    ...backends.map((b) => `${b} ${speed(before.latencyMs[b], after.latencyMs[b])}`),
+    ...backends.filter((b) => b in before.latencyMs && b in after.latencyMs).map((b) => `${b} ${speed(before.latencyMs[b], after.latencyMs[b])}`),
   ];
   return parts.join(', ');
 }
