@@ -65,7 +65,8 @@ function quantizedOutputType(ctx: OpContext): number {
 export const QuantizeLinear: OperatorDefinition = {
   sinceVersion: 10,
   run: (ctx) => {
-    const type = quantizedOutputType(ctx);
+    // The output type and the parameters' axis depend only on attributes, types and shapes: derived once per steady run.
+    const { type, q } = ctx.steady(() => ({ type: quantizedOutputType(ctx), q: quantizationAxis(ctx, ctx.input(0).shape, ctx.input(1).shape) }));
     const target = QUANTIZED[type];
     if (target === undefined) throw ctx.error('UNSUPPORTED_DTYPE', `quantizing to ${dataTypeName(type)} is not supported (int8, uint8, int16, uint16, int4 and uint4 are)`);
     let x = ctx.tensor(0);
@@ -78,7 +79,6 @@ export const QuantizeLinear: OperatorDefinition = {
     }
     if (x.dtype !== scale.dtype) throw ctx.error('DTYPE_MISMATCH', `x (${ctx.input(0)}) and scale (${ctx.input(1)}) must share a float type`);
     const zeroPoint = ctx.optionalTensor(2);
-    const q = quantizationAxis(ctx, x.shape, scale.shape);
     if (target.core !== undefined) {
       const perTensor = q.axis === undefined;
       // Per tensor, the parameters as scalars: views made once per node when they are constants (the usual case).
