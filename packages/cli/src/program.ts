@@ -6,6 +6,7 @@ import { registerConvertCommand } from './commands/convert.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
+import { registerPruneCommand } from './commands/prune.js';
 import { registerCompressCommand } from './commands/compress.js';
 import { registerDistillCommand } from './commands/distill.js';
 import { consoleOutput, type Output } from './output.js';
@@ -27,6 +28,7 @@ export function buildProgram(output: Output = consoleOutput()): Command {
   registerRunCommand(program, output);
   registerConvertCommand(program, output);
   registerQuantizeCommand(program, output);
+  registerPruneCommand(program, output);
   registerCompressCommand(program, output);
   registerDistillCommand(program, output);
   return program;
