@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Random } from '@minnow/core';
+import { Random, liveTensors } from '@minnow/core';
+import { permutation } from '@minnow/nn';
 import { DataType, readModel, tensorValues, type ModelProto } from '@minnow/onnx';
 import { serializeNpy } from '@minnow/formats';
 import { EXIT, runCli } from '@minnow/cli';
@@ -108,6 +109,7 @@ describe('minnow compress', () => {
   it('each built-in recipe on a minnow-trained MNIST MLP with --data mnist: sizes, accuracy, sparsity, and onnxruntime runs the result', async () => {
     const dir = workdir('compress-mlp');
     const docs: Record<string, CompressDoc> = {};
+    const live = liveTensors();
     for (const recipe of ['int8', 'int4-mixed', 'prune-90-int8']) {
       const out = join(dir, `${recipe}.onnx`);
       const { code, errors, doc } = await compress([mlp.path, '-o', out, '--recipe', recipe, '--data', 'mnist', '--limit', '1000', '--json']);
@@ -118,6 +120,8 @@ describe('minnow compress', () => {
       expect(y.length).toBe(10);
       expect(y.every(Number.isFinite)).toBe(true);
     }
+    // Training, calibration, sensitivity and every evaluation freed what they made.
+    expect(liveTensors()).toBe(live);
     const original = docs.int8.steps[0];
     expect(original.name).toBe('original');
     expect(docs.int8.data).toMatchObject({ labelled: true, synthetic: false, trainExamples: 1000, heldOutExamples: 1000 });
@@ -166,8 +170,10 @@ describe('minnow compress', () => {
       ],
     }));
     const out = join(dir, 'small.onnx');
+    const live = liveTensors();
     const { code, errors, doc } = await compress([mlp.path, '-o', out, '--recipe', recipe, '--data', data, '--json']);
     expect(code, errors.join('\n')).toBe(EXIT.ok);
+    expect(liveTensors()).toBe(live);
     expect(doc.data).toMatchObject({ labelled: false, trainExamples: 800, heldOutExamples: 200 });
     const [original, student, pruned, stored] = doc.steps;
     expect(original.accuracy).toBeUndefined();
@@ -183,6 +189,46 @@ describe('minnow compress', () => {
     expect(model.graph!.sparseInitializer.length).toBeGreaterThan(0);
     const x = new ort.Tensor('float32', Float32Array.from(mlp.test.get(3).features), [1, 784]);
     expect((await ortRun(out, { input: x })).length).toBe(10);
+  });
+
+  it('--data in the other folder layouts: inputs.npy + labels.npy + test/ (as minnow prune reads), and one sub-folder per batch', async () => {
+    const dir = workdir('compress-layouts');
+    const order = permutation(mlp.test.length, new Random(3));
+    const write = (folder: string, from: number, count: number, labels = true): void => {
+      mkdirSync(folder, { recursive: true });
+      const x = new Float32Array(count * 784);
+      const y = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const example = mlp.test.get(order[from + i]);
+        x.set(example.features, i * 784);
+        y[i] = example.label;
+      }
+      writeFileSync(join(folder, 'inputs.npy'), serializeNpy({ dtype: 'float32', shape: [count, 784], data: x }));
+      if (labels) writeFileSync(join(folder, 'labels.npy'), serializeNpy({ dtype: 'int32', shape: [count], data: y }));
+    };
+    const pruneLayout = join(dir, 'prune-layout');
+    write(pruneLayout, 0, 400);
+    write(join(pruneLayout, 'test'), 400, 300);
+    const first = await compress([mlp.path, '-o', join(dir, 'a.onnx'), '--recipe', 'int8', '--data', pruneLayout, '--json']);
+    expect(first.code, first.errors.join('\n')).toBe(EXIT.ok);
+    expect(first.doc.data).toMatchObject({ labelled: true, trainExamples: 400, heldOutExamples: 300 });
+    expect(first.doc.steps[0].accuracy!).toBeGreaterThan(0.8);
+    expect(Math.abs(first.doc.steps[1].accuracy! - first.doc.steps[0].accuracy!)).toBeLessThan(0.02);
+
+    const batches = join(dir, 'batches');
+    for (let b = 0; b < 3; b++) write(join(batches, `b${b}`), 700 + 20 * b, 20);
+    // The file in each batch folder is named after the model's input.
+    for (let b = 0; b < 3; b++) renameSync(join(batches, `b${b}`, 'inputs.npy'), join(batches, `b${b}`, 'input.npy'));
+    const second = await compress([mlp.path, '-o', join(dir, 'b.onnx'), '--recipe', 'int8', '--data', batches, '--json']);
+    expect(second.code, second.errors.join('\n')).toBe(EXIT.ok);
+    expect(second.doc.data).toMatchObject({ labelled: true, trainExamples: 48, heldOutExamples: 12 });
+
+    const mixed = join(dir, 'mixed');
+    write(mixed, 0, 20);
+    write(join(mixed, 'test'), 20, 10, false);
+    const third = await compress([mlp.path, '-o', join(dir, 'c.onnx'), '--recipe', 'int8', '--data', mixed]);
+    expect(third.code).toBe(EXIT.badInput);
+    expect(third.errors.join('\n')).toContain(`give labels.npy in both ${mixed} and ${join(mixed, 'test')}, or in neither`);
   });
 
   it('bad input is exit 2 with a message naming it, and leaves no output or temporary file', async () => {

@@ -117,7 +117,7 @@ export function registerDistillCommand(program: Command, baseOutput: Output): vo
         `${name}: ${formatCount(s.params)} parameters, ${formatBytes(s.bytes)}${f.accuracy === undefined ? '' : `, accuracy ${(100 * f.accuracy).toFixed(2)}%`}${agreement ? `, agrees with the teacher on ${(100 * f.agreement).toFixed(2)}%` : ''}`;
       output.line(line(`teacher ${teacherPath}`, teacherSize, evaluator.original, false));
       output.line(line(`student ${outcome.student} -> ${out}`, studentSize, student, true));
-      output.line(`${outcome.note}, in ${seconds.toFixed(1)}s; ${(teacherSize.params / studentSize.params).toFixed(1)}x fewer parameters; measured on ${student.samples} held-out examples of ${data.source}`);
+      output.line(`${outcome.note}, in ${seconds.toFixed(1)}s; ${(teacherSize.params / studentSize.params).toFixed(1)}x fewer parameters; measured on ${formatCount(student.samples)} held-out examples of ${data.source}`);
       for (const note of outcome.warnings ?? []) output.line(`note: ${note}`);
     });
 }

@@ -5,6 +5,7 @@ import { permutation, type Dataset } from '@minnow/nn';
 import { loadFashionMnist, loadMnistSplit } from '@minnow/nn/node';
 import { DataType, makeTensor, type ModelProto, type TensorProto } from '@minnow/onnx';
 import { parseNpy, type NpyArray } from '@minnow/formats';
+import { npyFileName } from '@minnow/compress/node';
 
 /**
  * The evaluation data of `minnow compress` and `minnow distill`: examples for the model's one float
@@ -18,7 +19,9 @@ import { parseNpy, type NpyArray } from '@minnow/formats';
  *   name order; `labels.npy` (integers, one per example of all batches in that order) is optional;
  * - or one sub-folder per batch holding `<input>.npy` and, optionally, `labels.npy`.
  *
- * A folder's examples are split 80/20 (seeded) when there are at least 10 of them.
+ * A folder's examples are split 80/20 (seeded) when there are at least 10 of them, unless files
+ * come with a `test/` sub-folder of the same layout, which is then the held-out part (so the
+ * `minnow prune --fine-tune` layout, inputs.npy + labels.npy + test/, works here too).
  */
 
 export interface Samples {
@@ -128,6 +131,40 @@ function fromDataset(dataset: Dataset, limit: number | undefined, seed: number):
 }
 
 async function folderData(dir: string, input: ModelInput, limit: number | undefined, seed: number): Promise<EvaluationData> {
+  const { samples: all, sampleShape, heldOut } = await readFolder(dir, input, true);
+  const size = sizeOf(sampleShape);
+  const notes: string[] = [`${dir}: ${all.count} example${all.count === 1 ? '' : 's'} of shape ${formatShape(sampleShape)}, ${all.labels ? 'labelled' : 'no labels.npy: the figures are agreement with the original model'}`];
+  let train = all;
+  let test = all;
+  if (heldOut !== null) {
+    const held = await readFolder(heldOut, input, false);
+    if (formatShape(held.sampleShape) !== formatShape(sampleShape)) throw bad(`--data: ${heldOut} holds examples of shape ${formatShape(held.sampleShape)}, ${dir} ${formatShape(sampleShape)}`);
+    if ((held.samples.labels === null) !== (all.labels === null)) throw bad(`--data: give labels.npy in both ${dir} and ${heldOut}, or in neither`);
+    test = held.samples;
+    notes.push(`${heldOut}: ${test.count} held-out examples for the figures`);
+  } else if (all.count >= 10) {
+    const order = permutation(all.count, new Random(seed));
+    const testCount = Math.max(1, Math.round(all.count * 0.2));
+    test = pick(all, order.subarray(0, testCount), size);
+    train = pick(all, order.subarray(testCount), size);
+    notes.push(`split ${train.count} for calibration and training, ${test.count} held out for the figures (seeded)`);
+  } else notes.push(`fewer than 10 examples: the same ${all.count} serve for calibration, training and the figures`);
+  if (limit !== undefined) {
+    train = pick(train, Int32Array.from({ length: Math.min(limit, train.count) }, (_, i) => i), size);
+    test = pick(test, Int32Array.from({ length: Math.min(limit, test.count) }, (_, i) => i), size);
+  }
+  return {
+    source: dir, input, sampleShape, batchSize: input.fixedBatch ?? DEFAULT_BATCH, train, test,
+    labelled: all.labels !== null, synthetic: false, notes,
+  };
+}
+
+/**
+ * The examples of one folder (either layout), concatenated in batch order. With `allowTest`, a
+ * sub-folder named `test` beside .npy files is the held-out part (`minnow prune --fine-tune`'s
+ * layout: inputs.npy, labels.npy, test/inputs.npy, test/labels.npy) and its path is returned.
+ */
+async function readFolder(dir: string, input: ModelInput, allowTest: boolean): Promise<{ samples: Samples; sampleShape: number[]; heldOut: string | null }> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -138,8 +175,13 @@ async function folderData(dir: string, input: ModelInput, limit: number | undefi
   }
   const byName = (a: { name: string }, b: { name: string }): number => a.name.localeCompare(b.name, 'en', { numeric: true });
   const files = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.npy') && e.name !== 'labels.npy').sort(byName);
-  const folders = entries.filter((e) => e.isDirectory()).sort(byName);
-  if (files.length > 0 && folders.length > 0) throw bad(`--data '${dir}' mixes .npy files and sub-folders; use one file per batch, or one sub-folder per batch`);
+  let folders = entries.filter((e) => e.isDirectory()).sort(byName);
+  let heldOut: string | null = null;
+  if (allowTest && files.length > 0 && folders.length === 1 && folders[0].name === 'test') {
+    heldOut = join(dir, 'test');
+    folders = [];
+  }
+  if (files.length > 0 && folders.length > 0) throw bad(`--data '${dir}' mixes .npy files and sub-folders; use one file per batch (and at most a test/ folder), or one sub-folder per batch`);
   const batches: { features: NpyArray; labels: NpyArray | null; where: string }[] = [];
   let folderLabels: NpyArray | null = null;
   if (files.length > 0) {
@@ -147,7 +189,7 @@ async function folderData(dir: string, input: ModelInput, limit: number | undefi
     const labelsPath = join(dir, 'labels.npy');
     if (await isFile(labelsPath)) folderLabels = await readNpy(labelsPath);
   } else if (folders.length > 0) {
-    const inputFile = `${input.name.replace(/[^A-Za-z0-9._-]/g, '_') || 'input'}.npy`;
+    const inputFile = npyFileName(input.name);
     for (const folder of folders) {
       const path = join(dir, folder.name, inputFile);
       if (!(await isFile(path))) throw bad(`--data: batch folder '${join(dir, folder.name)}' has no ${inputFile} for the model's input '${input.name}'`);
@@ -165,8 +207,7 @@ async function folderData(dir: string, input: ModelInput, limit: number | undefi
     if (formatShape(shape) !== formatShape(sampleShape)) throw bad(`--data: ${batch.where} holds examples of shape ${formatShape(shape)}, ${batches[0].where} ${formatShape(sampleShape)}`);
     count += batch.features.shape[0];
   }
-  const size = sizeOf(sampleShape);
-  const features = new Float32Array(count * size);
+  const features = new Float32Array(count * sizeOf(sampleShape));
   let at = 0;
   for (const batch of batches) {
     const values = floatValues(batch.features, batch.where);
@@ -179,31 +220,12 @@ async function folderData(dir: string, input: ModelInput, limit: number | undefi
     labels = new Int32Array(count);
     let row = 0;
     for (const batch of batches) {
-      const where = batch.where.replace(/[^\\/]+$/, 'labels.npy');
-      const part = labelValues(batch.labels!, where, batch.features.shape[0]);
+      const part = labelValues(batch.labels!, batch.where.replace(/[^\\/]+$/, 'labels.npy'), batch.features.shape[0]);
       labels.set(part, row);
       row += part.length;
     }
   }
-  const all: Samples = { features, labels, count };
-  const notes: string[] = [`${dir}: ${count} example${count === 1 ? '' : 's'} of shape ${formatShape(sampleShape)}, ${labels ? 'labelled' : 'no labels.npy: the figures are agreement with the original model'}`];
-  let train = all;
-  let test = all;
-  if (count >= 10) {
-    const order = permutation(count, new Random(seed));
-    const testCount = Math.max(1, Math.round(count * 0.2));
-    test = pick(all, order.subarray(0, testCount), size);
-    train = pick(all, order.subarray(testCount), size);
-    notes.push(`split ${train.count} for calibration and training, ${test.count} held out for the figures (seeded)`);
-  } else notes.push(`fewer than 10 examples: the same ${count} serve for calibration, training and the figures`);
-  if (limit !== undefined) {
-    train = pick(train, Int32Array.from({ length: Math.min(limit, train.count) }, (_, i) => i), size);
-    test = pick(test, Int32Array.from({ length: Math.min(limit, test.count) }, (_, i) => i), size);
-  }
-  return {
-    source: dir, input, sampleShape, batchSize: input.fixedBatch ?? DEFAULT_BATCH, train, test,
-    labelled: labels !== null, synthetic: false, notes,
-  };
+  return { samples: { features, labels, count }, sampleShape, heldOut };
 }
 
 /**

@@ -39,7 +39,7 @@ export async function distillStep(options: DistillStep, context: StepContext): P
     return {
       model,
       student: built.description,
-      note: `student ${built.description} distilled for ${options.epochs} epoch${options.epochs === 1 ? '' : 's'} on ${data.train.count} examples (T=${options.temperature}, alpha=${alpha})`,
+      note: `student ${built.description} distilled for ${options.epochs} epoch${options.epochs === 1 ? '' : 's'} on ${data.train.count.toLocaleString('en-US')} examples (T=${options.temperature}, alpha=${alpha})`,
       warnings,
       curves: [curveFromProgress('distillation loss', reports, { chart: 'Distillation loss' }), ...curvesFromHistory('distill', history, { chart: 'Distillation loss per epoch' })],
       details: { student: built.description, alpha, temperature: options.temperature, history },
