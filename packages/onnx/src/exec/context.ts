@@ -125,7 +125,11 @@ export class NodeContext implements OpContext {
   }
 
   tensor(i: number): Tensor {
-    return this.input(i).tensor(this.backend, `${this.label} input ${i} ('${this.node.input[i]}')`);
+    const v = this.input(i);
+    // Already on the session's backend (the usual case): no need to build the message naming it.
+    const device = v.deviceTensor;
+    if (device !== undefined && device.backend.name === this.backend) return device;
+    return v.tensor(this.backend, `${this.label} input ${i} ('${this.node.input[i]}')`);
   }
 
   optionalTensor(i: number): Tensor | undefined {

@@ -41,7 +41,8 @@ export interface OpContext {
    * values (checks, broadcast shapes, geometry, attributes normalised), made by `make` and reused
    * while a run's inputs agree with those of the run that made it, so a node that sees the same
    * shapes frame after frame (a streaming model) does that work once. A plan made from device data
-   * (a shape input computed on the device) is not kept. One plan per node.
+   * (a shape input computed on the device) is not kept. One plan per node. A plan may hold the
+   * node's memoised tensors (OpContext.memo), which live as long as it; never a run's own tensors.
    */
   steady<T>(make: () => T): T;
   /** Runs `graph` (an attribute of this node) with `inputs` bound to its inputs, the enclosing scopes visible. */

@@ -2,7 +2,7 @@ import { MinnowError, Tensor, decodeFloat16, encodeFloat16, decodeBFloat16, enco
 import type { ModelProto, TensorProto, ValueInfoProto } from '../ir/types.js';
 import { DataType } from '../ir/types.js';
 import { dataTypeName } from '../ir/tensor.js';
-import { computeDType, naturalType } from './dtypes.js';
+import { computeDType, isComputable, naturalType } from './dtypes.js';
 import { GraphPlan, type SessionShared, type ValueObserver } from './graph.js';
 import { inferShapes, type ShapeInference } from './infer.js';
 import { fuseQuantized } from './fuse/index.js';
@@ -97,7 +97,10 @@ export class OnnxSession {
   run(feeds: Readonly<Record<string, Feed>>): Record<string, Tensor> {
     const values = this.runValues(feeds);
     const out: Record<string, Tensor> = {};
-    for (const [name, v] of values) out[name] = v.tensor(this.backend, `output '${name}'`);
+    for (const [name, v] of values) {
+      const device = v.deviceTensor;
+      out[name] = device !== undefined && device.backend.name === this.backend ? device : v.tensor(this.backend, `output '${name}'`);
+    }
     return out;
   }
 
@@ -127,7 +130,9 @@ export class OnnxSession {
     if (feed instanceof Tensor) {
       const tensor = feed.backend.name === this.backend ? feed : undefined;
       if (tensor === undefined) throw new MinnowError('BACKEND_MISMATCH', `onnx: input '${description.name}' is on backend '${feed.backend.name}', the session runs on '${this.backend}'`);
-      const type = declared !== DataType.UNDEFINED && computeDType(declared, `input '${description.name}'`) === feed.dtype ? declared : naturalType(feed.dtype);
+      // The message naming the input is built only when the declared type cannot be computed (this runs on every run).
+      const computed = declared === DataType.UNDEFINED ? undefined : isComputable(declared) ? computeDType(declared, '') : computeDType(declared, `input '${description.name}'`);
+      const type = computed === feed.dtype ? declared : naturalType(feed.dtype);
       if (declared !== DataType.UNDEFINED && type !== declared) {
         throw new MinnowError('DTYPE_MISMATCH', `onnx: input '${description.name}' is ${description.type}, fed a ${feed.dtype} tensor`);
       }

@@ -13,7 +13,7 @@ import { FLOAT_TYPES, NUMERIC_TYPES, expectType, expm1, log1p, output, typeName,
 const activation = (fn: (x: Tensor, ctx: OpContext) => Tensor, sinceVersion = 1) => ({
   sinceVersion,
   run: (ctx: OpContext): Value[] => {
-    const type = expectType(ctx, 0, FLOAT_TYPES);
+    const type = ctx.steady(() => expectType(ctx, 0, FLOAT_TYPES));
     return [output(ctx, fn(ctx.tensor(0), ctx), type)];
   },
 });
@@ -46,15 +46,22 @@ function prelu(ctx: OpContext): Value {
 export const activationOperators: OperatorTable = {
   Relu: {
     run: (ctx) => {
-      const type = expectType(ctx, 0, ctx.opset >= 14 ? NUMERIC_TYPES : FLOAT_TYPES);
       const x = ctx.tensor(0);
-      return [output(ctx, maximum(x, scalarConstant(ctx, 0, x.dtype)), type)];
+      // The plan holds the node's memoised 0 (both live as long as the node's state).
+      const { type, zero } = ctx.steady(() => ({ type: expectType(ctx, 0, ctx.opset >= 14 ? NUMERIC_TYPES : FLOAT_TYPES), zero: scalarConstant(ctx, 0, x.dtype) }));
+      return [output(ctx, maximum(x, zero), type)];
     },
   },
   LeakyRelu: activation((x, ctx) => where(less(x, 0), mul(x, ctx.attrs.float('alpha', 0.01)), x)),
   PRelu: { run: (ctx) => [prelu(ctx)] },
   // sigmoid from core, with its 1 made once per node (see scalarConstant).
-  Sigmoid: activation((x, ctx) => reciprocal(add(exp(neg(x)), scalarConstant(ctx, 1, x.dtype)))),
+  Sigmoid: {
+    run: (ctx) => {
+      const x = ctx.tensor(0);
+      const { type, one } = ctx.steady(() => ({ type: expectType(ctx, 0, FLOAT_TYPES), one: scalarConstant(ctx, 1, x.dtype) }));
+      return [output(ctx, reciprocal(add(exp(neg(x)), one)), type)];
+    },
+  },
   HardSigmoid: activation((x, ctx) => hardSigmoid(x, ctx.attrs.float('alpha', 0.2), ctx.attrs.float('beta', 0.5))),
   HardSwish: activation((x) => mul(x, hardSigmoid(x, 1 / 6, 0.5)), 14),
   Tanh: activation((x) => tanh(x)),

@@ -30,11 +30,11 @@ export const Conv: OperatorDefinition = {
       const groups = checkConvShapes(ctx, x.shape, w.shape);
       const kernel = kernelShapeAttr(ctx, x.rank - 2, w.shape.slice(2));
       const geometry = windowGeometry(ctx, x.shape.slice(2), kernel);
-      return planConvolution(ctx, x.shape, w.shape, { ...geometry, groups });
+      return { ...planConvolution(ctx, x.shape, w.shape, { ...geometry, groups }), biasKey: `conv:bias:rank${x.rank}` };
     });
     // Initialisers are the same tensors every run: their views are made once.
     const y = runConvolution(ctx, plan, x, w, ctx.input(1).constant ? 'conv:weight' : undefined);
-    return [addChannelBias(ctx, y, ctx.optionalTensor(2), ctx.has(2) && ctx.input(2).constant ? 'conv:bias' : undefined)];
+    return [addChannelBias(ctx, y, ctx.optionalTensor(2), ctx.has(2) && ctx.input(2).constant ? plan.biasKey : undefined)];
   },
 };
 

@@ -119,11 +119,11 @@ const channelView = (bias: Tensor, rank: number): Tensor => reshape(bias, [1, bi
 
 /**
  * Adds a per-channel bias [M] to y [N, M, ...]. `biasKey`, for a bias that stays the same tensor
- * from run to run, memoises its broadcastable view under that key (with y's rank).
+ * from run to run, memoises its broadcastable view under that key (which must name y's rank).
  */
 export function addChannelBias(ctx: OpContext, y: Tensor, bias: Tensor | undefined, biasKey?: string): Tensor {
   if (bias === undefined) return y;
   const channels = y.shape[1];
   if (bias.size !== channels) throw ctx.error('SHAPE_MISMATCH', `bias ${formatShape(bias.shape)} must have one value per output channel (${channels})`);
-  return add(y, biasKey === undefined ? channelView(bias, y.rank) : ctx.memo(`${biasKey}:${y.rank}`, () => channelView(bias, y.rank)));
+  return add(y, biasKey === undefined ? channelView(bias, y.rank) : ctx.memo(biasKey, () => channelView(bias, y.rank)));
 }
