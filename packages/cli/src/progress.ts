@@ -1,10 +1,10 @@
 /**
  * Progress for long commands (training, calibration, evaluation): a bar redrawn in place with its
  * rate and remaining time on a terminal, plain lines when the output is a file or a pipe, nothing
- * with --quiet or --json. Commands only see the ProgressSink interface; the terminal bar is drawn
- * here by hand, and `terminalProgress` is the one place a library such as cli-progress would be
- * plugged in.
+ * with --quiet or --json. Commands only see the ProgressSink interface; the terminal bar is
+ * cli-progress's, in `terminalProgress` alone.
  */
+import { SingleBar } from 'cli-progress';
 
 export interface ProgressTask {
   /** `done` units of the total so far; `detail` is a short status ('loss 0.31'). */
@@ -85,35 +85,34 @@ export function lineProgress(stream: ProgressStream, clock: () => number = () =>
 }
 
 /**
- * A bar redrawn in place (carriage return, at most 10 times a second): label, bar, percentage,
- * count, rate and time left, and the task's detail. To use cli-progress instead, return a
- * ProgressSink whose tasks drive a `SingleBar` here; nothing else changes.
+ * A bar redrawn in place by cli-progress: label, bar, percentage, count, rate and time left, and
+ * the task's detail, written to `stream` (stderr by default), so stdout stays the command's output.
  */
 export function terminalProgress(stream: ProgressStream, clock: () => number = () => performance.now()): ProgressSink {
   return {
     note: (text) => void stream.write(`${text}\n`),
     task(label, total, unit) {
       const start = clock();
-      let lastDraw = -Infinity;
-      let width = 0;
-      const draw = (done: number, detail: string | undefined, force: boolean): void => {
-        const now = clock();
-        if (!force && now - lastDraw < 100) return;
-        lastDraw = now;
-        const fraction = total > 0 ? Math.min(1, done / total) : 0;
-        const cells = 24;
-        const filled = Math.round(fraction * cells);
-        const text = `${label} [${'#'.repeat(filled)}${'-'.repeat(cells - filled)}] ${Math.round(fraction * 100)}% ${done}/${total} ${unit}, ${pace(done, total, (now - start) / 1000, unit)}${detail ? `, ${detail}` : ''}`;
-        const clipped = stream.columns ? text.slice(0, stream.columns - 1) : text;
-        stream.write(`\r${clipped}${' '.repeat(Math.max(0, width - clipped.length))}`);
-        width = clipped.length;
-      };
-      draw(0, undefined, true);
+      const bar = new SingleBar({
+        stream: stream as unknown as NodeJS.WritableStream,
+        format: `${label} [{bar}] {percentage}% {value}/{total} ${unit}, {pace}{detail}`,
+        barCompleteChar: '#',
+        barIncompleteChar: '-',
+        barsize: 24,
+        hideCursor: false,
+        clearOnComplete: false,
+        // Redraw at most 10 times a second, and only on a terminal (cli-progress checks isTTY itself).
+        fps: 10,
+        noTTYOutput: false,
+        linewrap: false,
+      });
+      const payload = (done: number, detail: string | undefined) => ({ pace: pace(done, total, (clock() - start) / 1000, unit), detail: detail ? `, ${detail}` : '' });
+      bar.start(total, 0, payload(0, undefined));
       return {
-        update: (done, detail) => draw(done, detail, false),
+        update: (done, detail) => bar.update(done, payload(done, detail)),
         finish(detail) {
-          draw(total, detail, true);
-          stream.write('\n');
+          bar.update(total, payload(total, detail));
+          bar.stop();
         },
       };
     },
