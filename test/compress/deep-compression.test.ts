@@ -48,8 +48,11 @@ describe('deepCompression', () => {
       const accFloat = evaluate(model, test).accuracy;
       expect(accFloat).toBeGreaterThan(0.9);
 
+      // On js the fine-tuning distils from a copy of the unpruned model; on wasm it trains on labels alone.
+      const teacher = backend === 'js' ? mlp(7, backend) : undefined;
+      teacher?.loadStateDict(model.stateDict());
       const result = deepCompression({
-        model, data, evaluate: test,
+        model, data, evaluate: test, ...(teacher && { teacher: { model: teacher, temperature: 2, alpha: 0.5 } }),
         prune: { sparsity: 0.8, epochs: 4, optimizer: (p) => new Adam(p, { lr: 1e-3 }) },
         cluster: { bits: 4, epochs: 2, optimizer: (p) => new Adam(p, { lr: 3e-4 }) },
       });
@@ -78,6 +81,7 @@ describe('deepCompression', () => {
       expect(accFloat - stored.accuracy!).toBeLessThan(0.03);
       expect(result.clusters.every((c) => c.distinct <= 16)).toBe(true);
       model.dispose();
+      teacher?.dispose();
       expect(liveTensors()).toBe(before);
     });
   }
@@ -88,6 +92,7 @@ describe('deepCompression', () => {
     const optimizer = (p: Tensor[]) => new Adam(p, { lr: 1e-3 });
     expectMinnowError(() => deepCompression({ model, data, prune: { sparsity: 0.5, epochs: 0, optimizer }, cluster: { bits: 4, epochs: 0, optimizer } }), 'INVALID_ARGUMENT', 'prune.epochs');
     expectMinnowError(() => deepCompression({ model, data, prune: { sparsity: 0.5, epochs: 2, rampEpochs: 3, optimizer }, cluster: { bits: 4, epochs: 0, optimizer } }), 'INVALID_ARGUMENT', 'rampEpochs');
+    expectMinnowError(() => deepCompression({ model, data, teacher: { model }, prune: { sparsity: 0.5, epochs: 1, optimizer }, cluster: { bits: 4, epochs: 0, optimizer } }), 'INVALID_ARGUMENT', 'separate copy');
     expectMinnowError(() => deepCompression({ model, data, prune: { sparsity: 1.5, epochs: 1, optimizer }, cluster: { bits: 4, epochs: 0, optimizer } }), 'INVALID_ARGUMENT', 'deepCompression: prune.sparsity');
     model.dispose();
   });

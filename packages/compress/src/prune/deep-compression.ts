@@ -4,6 +4,7 @@ import type { DataLoader } from '@minnow/nn';
 import { clusterWeights, type ClusteredTensorReport, type LayerClusters } from '../cluster/clustering.js';
 import { compactTensorsOf, loadCompact } from '../cluster/compact.js';
 import { evaluate, type Classifier, type EpochRecord, type OptimizerInput, type Progress, type ScheduleInput } from '../distill/loop.js';
+import { distill } from '../distill/distill.js';
 import { train } from '../distill/train.js';
 import type { PruningMasks, SparsityReport } from './masks.js';
 import { checkSparsity } from './criteria.js';
@@ -22,6 +23,9 @@ import { polynomialDecay } from './schedule.js';
  *    moves by the sum of its members' gradients); zeros stay zero.
  * 3. Store: @minnow/formats' compact container (relative-index sparse storage with codebook
  *    indices, both Huffman coded; biases raw float32).
+ *
+ * Both fine-tuning stages can distil from the unpruned model (`teacher`), which recovers much of
+ * what pruning costs a model that is small for its task.
  *
  * The accuracy reported for the last stage is measured on the weights decoded from the container
  * bytes (loaded back into the model), so it is the accuracy of what is stored, not of the
@@ -57,6 +61,12 @@ export interface DeepCompressionOptions {
     readonly optimizer: OptimizerInput;
     readonly schedule?: ScheduleInput;
   };
+  /**
+   * Distil from this model during both fine-tuning stages (a separate copy of the unpruned model:
+   * the model being compressed cannot teach itself), with distill()'s loss
+   * alpha * CE + (1 - alpha) * T^2 * KL. The teacher's logits are computed once and reused.
+   */
+  readonly teacher?: { readonly model: Classifier; readonly temperature?: number; readonly alpha?: number };
   readonly onProgress?: (stage: 'prune' | 'cluster', progress: Progress) => void;
 }
 
@@ -86,7 +96,8 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
   if (options === null || typeof options !== 'object' || !options.prune || !options.cluster) {
     throw new MinnowError('INVALID_ARGUMENT', `${op}: options need model, data, prune { sparsity, epochs, optimizer } and cluster { bits | clusters, epochs, optimizer }`);
   }
-  const { model, data, prune, cluster } = options;
+  const { model, data, prune, cluster, teacher } = options;
+  if (teacher && teacher.model === model) throw new MinnowError('INVALID_ARGUMENT', `${op}: teacher.model is the model being compressed; pass a separate copy of the unpruned model`);
   checkSparsity(op, prune.sparsity, 'prune.sparsity');
   if (!Number.isInteger(prune.epochs) || prune.epochs < 1) throw new MinnowError('INVALID_ARGUMENT', `${op}: prune.epochs must be a positive integer, got ${prune.epochs}`);
   if (!Number.isInteger(cluster.epochs) || cluster.epochs < 0) throw new MinnowError('INVALID_ARGUMENT', `${op}: cluster.epochs must be an integer >= 0, got ${cluster.epochs}`);
@@ -102,6 +113,7 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
   const updates = prune.updatesPerEpoch ?? 4;
   const pruned = pruneGradually({
     model, data, epochs: prune.epochs, optimizer: prune.optimizer, schedule: prune.schedule, global: prune.global ?? true,
+    ...(teacher && { teacher: teacher.model, temperature: teacher.temperature, alpha: teacher.alpha, cacheTeacher: true }),
     pruningSchedule: polynomialDecay({
       finalSparsity: prune.sparsity, endStep: rampEpochs * stepsPerEpoch, frequency: Math.max(1, Math.floor(stepsPerEpoch / updates)),
     }),
@@ -115,10 +127,13 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
     const clustering = clusterWeights(model, { bits: cluster.bits, clusters: cluster.clusters, layers: cluster.layers, include: masks.names });
     let clusterHistory: EpochRecord[] = [];
     if (cluster.epochs > 0) {
-      clusterHistory = train({
-        model, data, epochs: cluster.epochs, optimizer: cluster.optimizer, schedule: cluster.schedule, stepHooks: clustering.stepHooks(),
-        onProgress: options.onProgress && ((p) => options.onProgress!('cluster', p)),
-      });
+      const common = {
+        data, epochs: cluster.epochs, optimizer: cluster.optimizer, schedule: cluster.schedule, stepHooks: clustering.stepHooks(),
+        onProgress: options.onProgress && ((p: Progress) => options.onProgress!('cluster', p)),
+      };
+      clusterHistory = teacher
+        ? distill({ ...common, teacher: teacher.model, student: model, temperature: teacher.temperature, alpha: teacher.alpha, cacheTeacher: true })
+        : train({ ...common, model });
     }
     stages.push({ stage: 'clustered', nonzeros: nonzerosOf(masks.report(), params), params, accuracy: accuracy() });
 
