@@ -1,33 +1,40 @@
 import type { BufferView, PrimitiveAttrs } from '@minnow/core';
-import { sizeOf, viewArray } from '@minnow/core';
+import { sizeOf } from '@minnow/core';
 import type { WasmBuffer } from './backend.js';
 import { writeElementwise } from './descriptor.js';
 import { forEachMatrix, type NativeContext, type NativeKernel } from './kernels.js';
 
 type View = BufferView<WasmBuffer>;
 
+/** One byte view over all of memory, re-created after memory grows (which detaches it): a view per read costs more than the read. */
+let bytes = new Uint8Array(0);
+function memoryBytes(ctx: NativeContext): Uint8Array {
+  if (bytes.buffer !== ctx.memory.buffer) bytes = new Uint8Array(ctx.memory.buffer);
+  return bytes;
+}
+
+/** Element `index` of an 8-bit view's buffer (int8 sign-extended). */
+function byteAt(ctx: NativeContext, view: View, index: number): number {
+  const v = memoryBytes(ctx)[view.buffer.ptr + index];
+  return view.dtype === 'int8' ? (v << 24) >> 24 : v;
+}
+
 /**
- * The values of a zero-point view as int32s; returns their address. A scalar goes into word
- * `slot` of the descriptor block (free while a product runs); a vector into a temporary block,
- * which the caller frees (`temporary` true).
+ * The values of a zero-point view (8-bit) as int32s; returns their address. A scalar goes into
+ * word `slot` of the descriptor block (free while a product runs); a vector into a temporary
+ * block, which the caller frees (`temporary` true).
  */
 function zeroPointsBlock(ctx: NativeContext, view: View, slot: number): { ptr: number; temporary: boolean } {
   const n = sizeOf(view.shape);
-  const source = viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length);
   if (n === 1) {
-    ctx.descriptorWords()[slot] = source[view.offset];
+    ctx.descriptorWords()[slot] = byteAt(ctx, view, view.offset);
     return { ptr: ctx.descriptor + slot * 4, temporary: false };
   }
   const ptr = ctx.allocateTemporary(n * 4);
   const target = new Int32Array(ctx.memory.buffer, ptr, n);
   const stride = view.strides[0];
-  for (let i = 0; i < n; i++) target[i] = source[view.offset + i * stride];
+  for (let i = 0; i < n; i++) target[i] = byteAt(ctx, view, view.offset + i * stride);
   return { ptr, temporary: true };
-}
-
-/** The value of a one-element 8-bit view. */
-function zeroPointValue(ctx: NativeContext, view: View): number {
-  return viewArray(view.dtype, ctx.memory.buffer, view.buffer.ptr, view.buffer.length)[view.offset];
 }
 
 /** Epilogue modes of assembly/epilogue_i8.ts. */
@@ -71,7 +78,7 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
     const outZero = inputs[6];
     const gemm = exports.gemmI8Scaled;
     const quantized = attrs.type !== 'float32';
-    const z = quantized ? zeroPointValue(ctx, outZero) : 0;
+    const z = quantized ? byteAt(ctx, outZero, outZero.offset) : 0;
     const mode = MODE[attrs.type];
     const perRow = attrs.perRow ? 1 : 0;
     const sp = ctx.address(scale);
