@@ -9,6 +9,9 @@ import { findOperator, normalizeDomain } from './registry.js';
 import { densifySparse } from './sparse.js';
 import { aliasTensor, Value } from './value.js';
 import { instantiateFunction } from './functions.js';
+import { describeNode, freeNames, subgraphsOf, topologicalOrder } from './topology.js';
+
+export { freeNames } from './topology.js';
 
 /** What every graph of one session shares: the backend, the model's opsets and functions, and the plans of its subgraphs. */
 export interface SessionShared {
@@ -48,31 +51,6 @@ interface Step {
   releaseSlots: number[];
 }
 
-const describeNode = (node: NodeProto, index: number): string =>
-  `node ${node.name ? `'${node.name}'` : `#${index}`} (${node.opType ?? '?'})`;
-
-/** The graphs held in a node's attributes. */
-function subgraphsOf(node: NodeProto): GraphProto[] {
-  const graphs: GraphProto[] = [];
-  for (const a of node.attribute) {
-    if (a.g) graphs.push(a.g);
-    graphs.push(...a.graphs);
-  }
-  return graphs;
-}
-
-/** Names a graph reads without defining them: its implicit inputs from enclosing scopes. */
-export function freeNames(graph: GraphProto): Set<string> {
-  const defined = new Set<string>([...graph.input.map((v) => v.name ?? ''), ...graph.initializer.map((t) => t.name ?? ''), ...graph.sparseInitializer.map((s) => s.values?.name ?? '')]);
-  for (const node of graph.node) for (const o of node.output) defined.add(o);
-  const free = new Set<string>();
-  for (const node of graph.node) {
-    for (const i of node.input) if (i !== '' && !defined.has(i)) free.add(i);
-    for (const g of subgraphsOf(node)) for (const n of freeNames(g)) if (!defined.has(n)) free.add(n);
-  }
-  return free;
-}
-
 /**
  * A graph made ready to run: nodes in topological order with their implementations looked up,
  * every input checked to resolve, initialisers (and, by default, every node computable from them
@@ -102,57 +80,13 @@ export class GraphPlan {
     for (const s of graph.sparseInitializer) this.constants.set(s.values?.name ?? '', densifySparse(s));
     this.inputNames = graph.input.map((v) => v.name ?? '').filter((n) => !this.constants.has(n));
     const visible = new Set<string>([...outerNames, ...graph.input.map((v) => v.name ?? ''), ...this.constants.keys()]);
-    for (const node of this.sortNodes(visible)) this.steps.push(this.planStep(node.node, node.index, visible));
+    for (const node of topologicalOrder(graph, visible, (name) => this.outerOnly(name), this.what)) this.steps.push(this.planStep(node.node, node.index, visible));
     for (const name of this.outputNames) {
       if (!visible.has(name)) throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: output '${name}' is not produced by any node, nor an input or initialiser`);
     }
     if (shared.constantFolding) this.foldConstants();
     this.planReleases();
     this.planSlots();
-  }
-
-  /** Kahn's algorithm, keeping the file's order among ready nodes; a cycle or an unresolvable input is an error naming the node. */
-  private sortNodes(visible: Set<string>): { node: NodeProto; index: number }[] {
-    const nodes = this.graph.node;
-    const producer = new Map<string, number>();
-    nodes.forEach((node, index) => {
-      for (const o of node.output) {
-        if (o === '') continue;
-        if (producer.has(o) || visible.has(o) && !this.outerOnly(o)) {
-          throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: ${describeNode(node, index)} writes '${o}', which is already defined`);
-        }
-        producer.set(o, index);
-      }
-    });
-    const waitingOn = nodes.map(() => 0);
-    const readers = new Map<number, number[]>();
-    nodes.forEach((node, index) => {
-      const reads = new Set<string>([...node.input.filter((i) => i !== ''), ...subgraphsOf(node).flatMap((g) => [...freeNames(g)])]);
-      for (const name of reads) {
-        const from = producer.get(name);
-        if (from === undefined) {
-          if (!visible.has(name)) {
-            throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: ${describeNode(node, index)} reads '${name}', which no node produces and is not an input or initialiser`);
-          }
-          continue;
-        }
-        waitingOn[index]++;
-        readers.set(from, [...(readers.get(from) ?? []), index]);
-      }
-    });
-    const order: { node: NodeProto; index: number }[] = [];
-    const ready = nodes.map((_, i) => i).filter((i) => waitingOn[i] === 0);
-    while (ready.length > 0) {
-      ready.sort((a, b) => a - b);
-      const index = ready.shift() as number;
-      order.push({ node: nodes[index], index });
-      for (const r of readers.get(index) ?? []) if (--waitingOn[r] === 0) ready.push(r);
-    }
-    if (order.length < nodes.length) {
-      const stuck = nodes.map((n, i) => (waitingOn[i] > 0 ? describeNode(n, i) : '')).filter(Boolean);
-      throw new MinnowError('INVALID_MODEL', `onnx: ${this.what}: the nodes form a cycle (${stuck.slice(0, 5).join(', ')}${stuck.length > 5 ? ', ...' : ''})`);
-    }
-    return order;
   }
 
   /** Graph inputs and initialisers are defined here; only names from enclosing scopes may be shadowed by a node. */
