@@ -60,4 +60,23 @@ describe.each(WASM_BUILDS)('wasm %s build: thin matmulInteger', (build) => {
       }
     }
   });
+
+  it('batch 1 against a transposed weight (the split dot form): k past one 2048-term chunk, and extreme values', () => {
+    let seed = 41;
+    for (const k of [2048, 2063, 5000, 9216]) {
+      for (const [aType, bType] of [['uint8', 'int8'], ['int8', 'int8'], ['uint8', 'uint8']] as const) {
+        check(1, 10, k, aType, bType, false, true, 'contiguous', 'transposed', [], seed++);
+      }
+    }
+    // The largest products: |a - aZero| = 255 against -128 (int8) or 255 (uint8) in every term.
+    for (const [bType, w] of [['int8', -128], ['uint8', 255]] as const) {
+      const k = 6000;
+      const r = both(`wasm-${build}`, [
+        { data: new Uint8Array(k).fill(255), shape: [1, k], dtype: 'uint8' },
+        { data: bType === 'int8' ? new Int8Array(k * 8).fill(w) : new Uint8Array(k * 8).fill(w), shape: [8, k], dtype: bType },
+      ], ([x, y]) => m.matmulInteger(x, m.transpose(y)));
+      expectParity(r.got, r.expected, EXACT, `extreme ${bType}`);
+      if (r.expected.data[0] !== 255 * w * k) throw new Error(`reference sum ${r.expected.data[0]}`);
+    }
+  });
 });
