@@ -6,7 +6,7 @@ import { compactTensorsOf, loadCompact } from '../cluster/compact.js';
 import { evaluate, type Classifier, type EpochRecord, type OptimizerInput, type Progress, type ScheduleInput } from '../distill/loop.js';
 import { distill } from '../distill/distill.js';
 import { train } from '../distill/train.js';
-import type { PruningMasks, SparsityReport } from './masks.js';
+import type { LayerSelection, PruningMasks, SparsityReport } from './masks.js';
 import { checkSparsity } from './criteria.js';
 import { pruneGradually } from './masked-training.js';
 import { polynomialDecay } from './schedule.js';
@@ -40,7 +40,8 @@ export interface DeepCompressionOptions {
   readonly data: DataLoader;
   /** Held-out data: accuracy after every stage (and of the model as given). */
   readonly evaluate?: DataLoader;
-  readonly prune: {
+  /** `include`/`exclude`/`types` choose the pruned weights (default: every Linear and Conv2d weight). */
+  readonly prune: LayerSelection & {
     /** Final fraction of the pruned weights removed, in [0, 1). */
     readonly sparsity: number;
     /** Fine-tuning epochs; the schedule reaches `sparsity` after `rampEpochs` (default 2/3 of them). */
@@ -53,7 +54,8 @@ export interface DeepCompressionOptions {
     readonly optimizer: OptimizerInput;
     readonly schedule?: ScheduleInput;
   };
-  readonly cluster: LayerClusters & {
+  /** `include`/`exclude`/`types` choose the clustered weights (default: every Linear and Conv2d weight, pruned or not). */
+  readonly cluster: LayerClusters & LayerSelection & {
     /** Per-weight overrides ('1.weight': { bits: 6 }). */
     readonly layers?: Readonly<Record<string, LayerClusters>>;
     /** Centroid fine-tuning epochs (0: cluster only). */
@@ -113,6 +115,7 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
   const updates = prune.updatesPerEpoch ?? 4;
   const pruned = pruneGradually({
     model, data, epochs: prune.epochs, optimizer: prune.optimizer, schedule: prune.schedule, global: prune.global ?? true,
+    types: prune.types, include: prune.include, exclude: prune.exclude,
     ...(teacher && { teacher: teacher.model, temperature: teacher.temperature, alpha: teacher.alpha, cacheTeacher: true }),
     pruningSchedule: polynomialDecay({
       finalSparsity: prune.sparsity, endStep: rampEpochs * stepsPerEpoch, frequency: Math.max(1, Math.floor(stepsPerEpoch / updates)),
@@ -124,7 +127,9 @@ export function deepCompression(options: DeepCompressionOptions): DeepCompressio
     const sparsity = masks.report();
     stages.push({ stage: 'pruned', nonzeros: nonzerosOf(sparsity, params), params, accuracy: accuracy() });
 
-    const clustering = clusterWeights(model, { bits: cluster.bits, clusters: cluster.clusters, layers: cluster.layers, include: masks.names });
+    const clustering = clusterWeights(model, {
+      bits: cluster.bits, clusters: cluster.clusters, layers: cluster.layers, types: cluster.types, include: cluster.include, exclude: cluster.exclude,
+    });
     let clusterHistory: EpochRecord[] = [];
     if (cluster.epochs > 0) {
       const common = {
