@@ -1,7 +1,7 @@
 import { DataType, tensorValues, type NodeProto } from '@minnow/onnx';
 import type { WeightLayout } from './layout.js';
 import { findInitializer, floatAttribute, floatTensor, intAttr, intAttribute, makeNode } from './model-edit.js';
-import { bitsOf, scaleRange, weightScheme, type RewriteContext, type RewriteResult, type WeightChoice } from './rewrite.js';
+import { bitsOf, roundingRequest, scaleRange, weightScheme, type RewriteContext, type RewriteResult, type WeightChoice } from './rewrite.js';
 import { floatWeightValues, type QuantizedWeight } from './weights.js';
 
 /**
@@ -38,14 +38,14 @@ function integerWeight(node: NodeProto, layout: WeightLayout, choice: WeightChoi
   const values = floatWeightValues(layout.weight);
   const name = layout.weight.name ?? '';
   const base = { name, tensor: layout.weight, owner: layout.owner };
-  if (node.opType !== 'Gemm') return ctx.weights.quantize({ ...base, form: '', values, dims: layout.weight.dims }, weightScheme(layout, choice));
+  if (node.opType !== 'Gemm') return ctx.weights.quantize({ ...base, form: '', values, dims: layout.weight.dims }, weightScheme(layout, choice), roundingRequest(ctx, node, layout, layout.outputAxis));
   const transB = intAttribute(node, 'transB', 0) !== 0;
   const alpha = floatAttribute(node, 'alpha', 1);
   const [d0, d1] = layout.weight.dims;
   const kn = transB ? transpose2d(values, d0, d1, alpha) : alpha === 1 ? values : values.map((v) => v * alpha);
   const form = `${transB ? 'T' : ''}${alpha === 1 ? '' : `alpha${alpha}`}`;
   const knLayout = { ...layout, outputAxis: 1, reduceAxis: 0 };
-  return ctx.weights.quantize({ ...base, form, values: kn, dims: transB ? [d1, d0] : [d0, d1] }, weightScheme(knLayout, choice));
+  return ctx.weights.quantize({ ...base, form, values: kn, dims: transB ? [d1, d0] : [d0, d1] }, weightScheme(knLayout, choice), roundingRequest(ctx, node, layout, 1));
 }
 
 export function rewriteDynamic(node: NodeProto, layout: WeightLayout, choice: WeightChoice, ctx: RewriteContext): RewriteResult {
@@ -84,7 +84,7 @@ export function rewriteDynamic(node: NodeProto, layout: WeightLayout, choice: We
   if (bias !== undefined) nodes.push(makeNode('Add', [product, bias], [output], fresh('bias_Add')));
   // Conv's bias and per-channel scales are copied in broadcastable shapes: count the copies.
   const copies = isConv ? (channels > 1 ? channels * 4 : 0) + (bias !== undefined ? weight.dims[0] * 4 : 0) : 0;
-  return { nodes, weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), bytesAfter: weight.bytes + copies };
+  return { nodes, weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), bytesAfter: weight.bytes + copies, ...(weight.note ? { note: weight.note } : {}) };
 }
 
 /** The float bias to add after the scaled product, shaped to broadcast (Conv: [1, M, 1 ...]; Gemm: beta C). */

@@ -32,7 +32,7 @@ export function missingRange(node: NodeProto, indices: readonly number[], ctx: R
  * and the int32 bias (static), else only the weight is quantized (weight-only).
  */
 export function rewriteQdq(node: NodeProto, layout: WeightLayout, choice: WeightChoice, ctx: RewriteContext, quantizeActivations: boolean): RewriteResult {
-  const weight = quantizeStoredWeight(ctx, layout, choice);
+  const weight = quantizeStoredWeight(ctx, node, layout, choice);
   const rewritten: NodeProto = { ...node, input: [...node.input] };
   rewritten.input[layout.weightIndex] = ctx.weights.dequantized(weight, ctx.scope, ctx.emit);
   let bytesAfter = weight.bytes;
@@ -65,7 +65,7 @@ export function rewriteQdq(node: NodeProto, layout: WeightLayout, choice: Weight
     weightScale: scaleRange(weight),
     activationScale,
     bytesAfter,
-    note,
+    note: [weight.note, note].filter((n) => n !== undefined).join('; ') || undefined,
   };
 }
 

@@ -4,7 +4,7 @@ import { isSixteenBit } from './activations.js';
 import type { WeightLayout } from './layout.js';
 import { findInitializer, floatAttribute, floatTensor, intAttr, intAttribute, makeNode } from './model-edit.js';
 import { missingRange } from './qdq.js';
-import { bitsOf, quantizeStoredWeight, scaleRange, weightScheme, type RewriteContext, type RewriteResult, type WeightChoice } from './rewrite.js';
+import { bitsOf, quantizeStoredWeight, roundingRequest, scaleRange, weightScheme, type RewriteContext, type RewriteResult, type WeightChoice } from './rewrite.js';
 import { addQuantizedBias, floatWeightValues, quantizeBias } from './weights.js';
 
 /**
@@ -36,7 +36,7 @@ export function rewriteQOperator(node: NodeProto, layout: WeightLayout, choice: 
   if (node.opType === 'Gemm') return rewriteGemm(node, layout, choice, ctx);
   const { names } = ctx;
   const label = node.name || node.output[0];
-  const weight = quantizeStoredWeight(ctx, layout, choice);
+  const weight = quantizeStoredWeight(ctx, node, layout, choice);
   const wZero = ctx.weights.zeroPointOf(weight, layout.owner);
   const x = ctx.activations!.quantized(ctx.scope, node.input[layout.activations[0]], ctx.emit);
   const y = ctx.activations!.output(ctx.scope, node.output[0]);
@@ -55,13 +55,13 @@ export function rewriteQOperator(node: NodeProto, layout: WeightLayout, choice: 
     }
   } else attrs = [];
   const integer = makeNode(op, inputs, [y.quantized], names.fresh(`${label}_${op}`), attrs);
-  return { nodes: [integer, y.dequantize], weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), activationScale: x.params.scale, bytesAfter };
+  return { nodes: [integer, y.dequantize], weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), activationScale: x.params.scale, bytesAfter, ...(weight.note ? { note: weight.note } : {}) };
 }
 
 /** Whether the Conv bias fits int32 at x_scale x w_scale (else the node falls back to QDQ, whose bias can stay float). */
 export function qoperatorBiasFits(node: NodeProto, layout: WeightLayout, choice: WeightChoice, ctx: RewriteContext): boolean {
   if (node.opType !== 'Conv' || layout.bias === undefined) return true;
-  const weight = quantizeStoredWeight(ctx, layout, choice);
+  const weight = quantizeStoredWeight(ctx, node, layout, choice);
   const x = ctx.activations!.params(node.input[layout.activations[0]]);
   return quantizeBias(tensorValues(layout.bias.tensor) as Float32Array, x.scale, weight.params.scale) !== undefined;
 }
@@ -77,7 +77,7 @@ function rewriteGemm(node: NodeProto, layout: WeightLayout, choice: WeightChoice
   const kn = new Float32Array(values.length);
   for (let r = 0; r < d0; r++) for (let c = 0; c < d1; c++) kn[transB ? c * d0 + r : r * d1 + c] = values[r * d1 + c] * alpha;
   const knLayout = { ...layout, outputAxis: 1, reduceAxis: 0 };
-  const weight = ctx.weights.quantize({ name: layout.weight.name ?? '', tensor: layout.weight, owner: layout.owner, form: `KN${alpha === 1 ? '' : `alpha${alpha}`}`, values: kn, dims: transB ? [d1, d0] : [d0, d1] }, weightScheme(knLayout, choice));
+  const weight = ctx.weights.quantize({ name: layout.weight.name ?? '', tensor: layout.weight, owner: layout.owner, form: `KN${alpha === 1 ? '' : `alpha${alpha}`}`, values: kn, dims: transB ? [d1, d0] : [d0, d1] }, weightScheme(knLayout, choice), roundingRequest(ctx, node, layout, 1));
   const x = ctx.activations!.quantized(ctx.scope, node.input[0], ctx.emit);
   const accumulator = fresh('int32');
   ctx.emit(makeNode('MatMulInteger', [x.quantized, weight.quantized, x.zeroPoint, ...(weight.zeroPoint ? [weight.zeroPoint] : [])], [accumulator], fresh('MatMulInteger')));
@@ -102,5 +102,5 @@ function rewriteGemm(node: NodeProto, layout: WeightLayout, choice: WeightChoice
     }
     nodes.push(makeNode('Add', [product, bias], [output], fresh('bias_Add')));
   }
-  return { nodes, weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), activationScale: x.params.scale, bytesAfter };
+  return { nodes, weightBits: bitsOf(choice.precision), weightScale: scaleRange(weight), activationScale: x.params.scale, bytesAfter, ...(weight.note ? { note: weight.note } : {}) };
 }

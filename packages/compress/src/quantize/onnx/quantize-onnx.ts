@@ -1,10 +1,13 @@
 import { MinnowError } from '@minnow/core';
 import type { GraphProto, ModelProto, NodeProto } from '@minnow/onnx';
 import type { LayerReport, TensorRange } from '../types.js';
+import type { WeightClipping, WeightRounding } from '../weight-rounding.js';
 import { ActivationQuantizer, isSixteenBit, type ActivationType } from './activations.js';
+import { correctBias } from './bias-correction.js';
 import { dynamicUnsupported, rewriteDynamic } from './dynamic.js';
 import { foldBatchNorms } from './fold-batchnorm.js';
 import { initializerBytes, weightLayout } from './layout.js';
+import { LayerStatistics } from './layer-statistics.js';
 import { cloneModel, graphScopes, NameSource, subgraphs, type GraphScope } from './model-edit.js';
 import { raiseOpset } from './opset.js';
 import { dequantizeOpset, missingRange, rewriteActivationQdq, rewriteQdq } from './qdq.js';
@@ -18,7 +21,9 @@ import { WeightStore } from './weights.js';
  * selected Conv, MatMul and Gemm (in every graph, If/Loop bodies included) rewritten as
  * weight-only (DequantizeLinear of int8/int4 weights), dynamic (DynamicQuantizeLinear +
  * MatMulInteger/ConvInteger) or static (calibrated activations; QDQ pairs, or QOperator ops).
- * Nodes it cannot quantize stay in float and are named in the report with the reason.
+ * Nodes it cannot quantize stay in float and are named in the report with the reason. Weights are
+ * min-max scaled and rounded to nearest unless asked otherwise: with layer statistics
+ * (calibrateLayerInputs), MSE clipping, GPTQ rounding and bias correction (weight-rounding.ts).
  */
 
 export type QuantizeMode = 'weight-only' | 'dynamic' | 'static';
@@ -33,6 +38,20 @@ export interface QuantizeOnnxOptions extends SelectionOptions {
   readonly format?: 'qdq' | 'qop';
   /** Nodes (by name) whose weights only are quantized, whatever the mode: for layers whose inputs do not take 8 bits well. */
   readonly weightOnly?: readonly string[];
+  /**
+   * How weight scales are chosen: 'minmax' (default: the weight's absolute maximum) or 'mse' (the
+   * clipped range with the least squared error; the error at the layer's output when
+   * layerStatistics has the layer's input second moment, else the weights' own).
+   */
+  readonly weightMethod?: WeightClipping;
+  /** How weight codes are chosen: 'nearest' (default) or 'gptq' (error feedback through the input Hessian; needs layerStatistics). */
+  readonly weightRounding?: WeightRounding;
+  /** GPTQ: diagonal damping as a fraction of the Hessian's mean diagonal (default 0.01), and whether columns with the largest inputs go first (default true). */
+  readonly gptq?: { readonly damping?: number; readonly actOrder?: boolean };
+  /** Subtract each layer's mean output shift (W_q - W) E[x] from its bias (Nagel et al. 2019; needs layerStatistics). */
+  readonly biasCorrection?: boolean;
+  /** What each weight layer's input looked like in calibration (calibrateLayerInputs): for weightMethod 'mse', 'gptq' and biasCorrection. */
+  readonly layerStatistics?: LayerStatistics;
   /** Fold BatchNormalization into the Conv/Gemm before it (default true). */
   readonly foldBatchNorm?: boolean;
   /**
@@ -58,7 +77,29 @@ function checkOptions(options: QuantizeOnnxOptions): void {
   if (options.activationType !== undefined && !['uint8', 'int8', 'uint16', 'int16'].includes(options.activationType)) {
     throw new MinnowError('INVALID_ARGUMENT', `quantize: activation type '${String(options.activationType)}' is not uint8, int8, uint16 or int16`);
   }
+  if (options.weightMethod !== undefined && options.weightMethod !== 'minmax' && options.weightMethod !== 'mse') {
+    throw new MinnowError('INVALID_ARGUMENT', `quantize: weightMethod '${String(options.weightMethod)}' is not minmax or mse`);
+  }
+  if (options.weightRounding !== undefined && options.weightRounding !== 'nearest' && options.weightRounding !== 'gptq') {
+    throw new MinnowError('INVALID_ARGUMENT', `quantize: weightRounding '${String(options.weightRounding)}' is not nearest or gptq`);
+  }
+  if (options.layerStatistics !== undefined && !(options.layerStatistics instanceof LayerStatistics)) {
+    throw new MinnowError('INVALID_ARGUMENT', 'quantize: layerStatistics must come from calibrateLayerInputs');
+  }
+  for (const [asked, what] of [[options.weightRounding === 'gptq', "weightRounding 'gptq'"], [options.biasCorrection === true, 'biasCorrection']] as const) {
+    if (asked && options.layerStatistics === undefined) throw new MinnowError('INVALID_ARGUMENT', `quantize: ${what} needs layerStatistics (run calibrateLayerInputs on sample inputs first)`);
+  }
+  const damping = options.gptq?.damping;
+  if (damping !== undefined && !(damping >= 0 && Number.isFinite(damping))) throw new MinnowError('INVALID_ARGUMENT', `quantize: gptq.damping must be a finite number >= 0, got ${damping}`);
   checkSelectionOptions(options);
+}
+
+/** The rewrite context's rounding, when anything but min-max round-to-nearest is asked for (or statistics are given). */
+function roundingOf(options: QuantizeOnnxOptions): RewriteContext['rounding'] {
+  const clipping = options.weightMethod ?? 'minmax';
+  const rounding = options.weightRounding ?? 'nearest';
+  if (clipping === 'minmax' && rounding === 'nearest' && options.layerStatistics === undefined) return undefined;
+  return { options: { clipping, rounding, damping: options.gptq?.damping, actOrder: options.gptq?.actOrder }, statistics: options.layerStatistics };
 }
 
 const nodeLabel = (node: NodeProto, scope: GraphScope, index: number): string => node.name || `${scope.path}:${node.opType ?? '?'}#${index}`;
@@ -153,9 +194,10 @@ export function quantizeOnnx(model: ModelProto, options: QuantizeOnnxOptions): Q
     if (version > opset) [opset, opsetWhy] = [version, why];
   };
   const report: LayerReport[] = [];
+  const rounding = roundingOf(options);
   for (const scope of graphScopes(out)) {
     const rewritten: NodeProto[] = [];
-    const ctx: RewriteContext = { names, weights, activations, scope, emit: (n) => rewritten.push(n) };
+    const ctx: RewriteContext = { names, weights, activations, scope, rounding, emit: (n) => rewritten.push(n) };
     scope.graph.node.forEach((node, index) => {
       const layer = nodeLabel(node, scope, index);
       const op = node.opType ?? '';
@@ -167,13 +209,17 @@ export function quantizeOnnx(model: ModelProto, options: QuantizeOnnxOptions): Q
         return;
       }
       const before = rewritten.length;
+      const correction = options.biasCorrection && selection.weightOps ? correctBias(node, selection.choice, ctx) : undefined;
       const result = rewriteNode(node, selection.choice, selection.weightOps, ctx, options, require);
       if (typeof result === 'string') {
+        if (typeof correction === 'object') correction.undo();
         report.push({ layer, op, precision: 'float', reason: result, bytesBefore, bytesAfter: bytesBefore });
         rewritten.push(node);
         return;
       }
       for (const i of node.input) if (i !== '') replaced.add(i);
+      if (typeof correction === 'object' && correction.replaced !== undefined) replaced.add(correction.replaced);
+      const note = [result.note, typeof correction === 'string' ? correction : undefined].filter((n) => n !== undefined).join('; ');
       rewritten.push(...result.nodes);
       // Float constants of the original node that the new nodes still read (a bias kept in float ...).
       const stillRead = new Set(rewritten.slice(before).flatMap((n) => n.input).filter((i) => node.input.includes(i)));
@@ -182,7 +228,7 @@ export function quantizeOnnx(model: ModelProto, options: QuantizeOnnxOptions): Q
       report.push({
         layer, op,
         precision: weightOp ? selection.choice.precision : 'int8',
-        ...(result.note ? { reason: result.note } : {}),
+        ...(note ? { reason: note } : {}),
         ...(weightOp ? { weightBits: result.weightBits, weightScale: result.weightScale } : {}),
         ...(result.activationScale !== undefined ? { activationScale: result.activationScale } : {}),
         bytesBefore,

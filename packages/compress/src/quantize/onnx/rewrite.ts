@@ -2,8 +2,10 @@ import type { NodeProto } from '@minnow/onnx';
 import type { LayerPrecision, QuantScheme } from '../types.js';
 import type { ActivationQuantizer } from './activations.js';
 import { weightGranularity, type WeightLayout } from './layout.js';
+import type { RoundingOptions } from '../weight-rounding.js';
+import type { LayerStatistics } from './layer-statistics.js';
 import type { GraphScope, NameSource } from './model-edit.js';
-import { floatWeightValues, type QuantizedWeight, type WeightStore } from './weights.js';
+import { floatWeightValues, type QuantizedWeight, type WeightRoundingRequest, type WeightStore } from './weights.js';
 
 /** What the per-node rewrites (QDQ, dynamic, QOperator) share while one graph is rewritten. */
 export interface RewriteContext {
@@ -12,6 +14,8 @@ export interface RewriteContext {
   /** Present for static quantization: calibrated activation ranges. */
   readonly activations: ActivationQuantizer | undefined;
   readonly scope: GraphScope;
+  /** Weight clipping and rounding beyond min-max round-to-nearest, with the layer statistics they read. */
+  readonly rounding: { readonly options: RoundingOptions; readonly statistics: LayerStatistics | undefined } | undefined;
   /** Adds a node before the node being rewritten. */
   emit(node: NodeProto): void;
 }
@@ -44,10 +48,16 @@ export function weightScheme(layout: WeightLayout, choice: WeightChoice): QuantS
   };
 }
 
-/** The weight as stored, quantized under the choice (the QDQ and weight-only forms). */
-export function quantizeStoredWeight(ctx: RewriteContext, layout: WeightLayout, choice: WeightChoice): QuantizedWeight {
+/** What the store needs to round `node`'s weight, seen with output axis `outputAxis`, as the options ask. */
+export function roundingRequest(ctx: RewriteContext, node: NodeProto, layout: WeightLayout, outputAxis: number): WeightRoundingRequest | undefined {
+  if (ctx.rounding === undefined) return undefined;
+  return { options: ctx.rounding.options, outputAxis, moments: ctx.rounding.statistics?.forLayout(node, layout) };
+}
+
+/** `node`'s weight as stored, quantized under the choice (the QDQ, weight-only and QOperator forms). */
+export function quantizeStoredWeight(ctx: RewriteContext, node: NodeProto, layout: WeightLayout, choice: WeightChoice): QuantizedWeight {
   const source = { name: layout.weight.name ?? '', tensor: layout.weight, owner: layout.owner, form: '', values: floatWeightValues(layout.weight), dims: layout.weight.dims };
-  return ctx.weights.quantize(source, weightScheme(layout, choice));
+  return ctx.weights.quantize(source, weightScheme(layout, choice), roundingRequest(ctx, node, layout, layout.outputAxis));
 }
 
 export function scaleRange(weight: QuantizedWeight): { min: number; max: number } {

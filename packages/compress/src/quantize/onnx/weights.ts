@@ -3,6 +3,7 @@ import { DataType, makeTensor, tensorByteLength, tensorValues, type NodeProto, t
 import type { Granularity, QuantParams, QuantScheme, TensorRange } from '../types.js';
 import { floatTensor, int32Tensor, intAttr, makeNode, zeroPointTensor, type GraphScope, type NameSource } from './model-edit.js';
 import { quantParams, quantizeValues, rangeOf } from '../scheme.js';
+import { roundWeight, type InputMoments, type RoundingOptions } from '../weight-rounding.js';
 
 /**
  * Quantized weight initialisers: codes stored as int8 or packed int4 (so the file really
@@ -20,13 +21,30 @@ export interface QuantizedWeight {
   /** Present unless the zero point is 0 for a signed type (DequantizeLinear's default). */
   readonly zeroPoint: string | undefined;
   readonly params: QuantParams;
+  /** The integer codes (unpacked), as stored. */
+  readonly codes: Int32Array;
   readonly dims: readonly number[];
   /** The axis and block size DequantizeLinear takes (undefined per tensor). */
   readonly axis: number | undefined;
   readonly blockSize: number | undefined;
   /** Bytes of the codes, scales and zero points. */
   readonly bytes: number;
+  /** Set when the rounding asked for could not be applied as asked (why, and what was done instead). */
+  readonly note?: string;
 }
+
+/**
+ * How the codes are chosen beyond min-max round-to-nearest (see weight-rounding): the options, the
+ * output axis of the weight in this form (its rows are output channels) and the statistics of the
+ * inputs those rows multiply.
+ */
+export interface WeightRoundingRequest {
+  readonly options: RoundingOptions;
+  readonly outputAxis: number;
+  readonly moments: InputMoments | undefined;
+}
+
+const isPlain = (r: WeightRoundingRequest | undefined): boolean => r === undefined || ((r.options.clipping ?? 'minmax') === 'minmax' && (r.options.rounding ?? 'nearest') === 'nearest');
 
 /** A float weight after an optional transform (transposed for MatMulInteger, scaled by Gemm's alpha ...). */
 export interface WeightSource {
@@ -69,14 +87,17 @@ export class WeightStore {
 
   constructor(private readonly names: NameSource) {}
 
-  /** The weight quantized under `scheme`, its initialisers added to the graph that owns it (once). */
-  quantize(source: WeightSource, scheme: QuantScheme): QuantizedWeight {
-    const key = `${source.owner.path}\u0000${source.name}\u0000${source.form}\u0000${scheme.type}${scheme.symmetric ? 's' : 'a'}${scheme.reduceRange ? 'r' : ''}\u0000${granularityKey(scheme.granularity)}`;
+  /**
+   * The weight quantized under `scheme` (and `rounding`, when given), its initialisers added to
+   * the graph that owns it (once). A weight read by several nodes is rounded once, with the
+   * statistics of the first node's input.
+   */
+  quantize(source: WeightSource, scheme: QuantScheme, rounding?: WeightRoundingRequest): QuantizedWeight {
+    const method = isPlain(rounding) ? '' : `${rounding!.options.clipping ?? 'minmax'}/${rounding!.options.rounding ?? 'nearest'}`;
+    const key = `${source.owner.path}\u0000${source.name}\u0000${source.form}\u0000${scheme.type}${scheme.symmetric ? 's' : 'a'}${scheme.reduceRange ? 'r' : ''}\u0000${granularityKey(scheme.granularity)}\u0000${method}`;
     const known = this.made.get(key);
     if (known) return known;
-    const range = rangeOfWeight(source, scheme);
-    const params = quantParams(range, scheme, source.dims);
-    const codes = quantizeValues(source.values, params, source.dims);
+    const { params, codes, note } = method === '' ? this.nearest(source, scheme) : this.rounded(source, scheme, rounding!);
     const base = sanitize(`${source.name}${source.form ? `_${source.form}` : ''}`);
     const type = ONNX_TYPE[scheme.type];
     const packed = type === DataType.INT4 || type === DataType.UINT4;
@@ -97,9 +118,21 @@ export class WeightStore {
       axis: g.kind === 'tensor' ? undefined : g.axis,
       blockSize: g.kind === 'block' ? g.blockSize : undefined,
       bytes: added.reduce((a, t) => a + tensorByteLength(t), 0),
+      codes,
+      ...(note ? { note } : {}),
     };
     this.made.set(key, weight);
     return weight;
+  }
+
+  private nearest(source: WeightSource, scheme: QuantScheme): { params: QuantParams; codes: Int32Array; note?: string } {
+    const params = quantParams(rangeOfWeight(source, scheme), scheme, source.dims);
+    return { params, codes: quantizeValues(source.values, params, source.dims) };
+  }
+
+  private rounded(source: WeightSource, scheme: QuantScheme, rounding: WeightRoundingRequest): { params: QuantParams; codes: Int32Array; note?: string } {
+    rangeOfWeight(source, scheme); // refuses NaN and Inf, naming the weight
+    return roundWeight({ name: source.name, values: source.values, dims: source.dims, outputAxis: rounding.outputAxis, scheme, moments: rounding.moments }, rounding.options);
   }
 
   /**
