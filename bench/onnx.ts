@@ -86,14 +86,14 @@ const RUNNERS: Record<string, FrameRunner> = {
 /**
  * Runs `step` until its speed stops improving: V8 runs WASM first in its baseline compiler and swaps
  * in optimised code when a background compile ends, which for onnxruntime-web's large module takes
- * seconds on a busy machine (measured too early it looked twice as slow). Batches of 50 calls, until
- * three in a row are no faster than the best so far by more than 2%, or 20 s.
+ * seconds on a busy machine (measured too early it looked twice as slow). Batches of 50 calls for at
+ * least 3 s, until five in a row are no faster than the best so far by more than 2%, or 30 s.
  */
 async function warmUntilSteady(step: () => unknown): Promise<void> {
   const start = performance.now();
   let best = Infinity;
   let stale = 0;
-  while (stale < 3 && performance.now() - start < 20_000) {
+  while ((stale < 5 || performance.now() - start < 3_000) && performance.now() - start < 30_000) {
     const times: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t0 = performance.now();
