@@ -5,9 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { Random } from '@minnow/core';
 import { DataType, OnnxSession, makeTensor, writeModel, type ModelProto, type TensorProto } from '@minnow/onnx';
 import { loadModel, saveModel } from '@minnow/onnx/node';
-import { calibrateOnnx, type CalibrationMethod, quantizeOnnx, type QuantizeOnnxOptions, type TensorRange } from '@minnow/compress';
-// By path until packages/compress/src/index.ts exports them.
-import { calibrateLayerInputs, equalizeOnnx } from '../../packages/compress/src/quantize/onnx/index.js';
+import {
+  calibrateLayerInputs, calibrateOnnx, type CalibrationMethod, equalizeOnnx, quantizeOnnx, type QuantizeOnnxOptions, type TensorRange,
+} from '@minnow/compress';
 import type { BenchContext } from '../lib/harness.js';
 
 /**

@@ -6,11 +6,9 @@ import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '@minnow/nn
 import {
   AttributeType, DataType, OnnxSession, exportModule, makeTensor, tensorValues, writeModel, type AttributeProto, type ModelProto, type TensorProto,
 } from '@minnow/onnx';
-import { calibrateOnnx, quantizeOnnx, type QuantScheme } from '@minnow/compress';
+import { calibrateLayerInputs, calibrateOnnx, equalizeOnnx, LayerStatistics, quantizeOnnx, type QuantScheme } from '@minnow/compress';
 import { graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError } from '../helpers/reference.js';
-// By path until packages/compress/src/index.ts exports them.
-import { calibrateLayerInputs, equalizeOnnx, LayerStatistics } from '../../packages/compress/src/quantize/onnx/index.js';
 import { outputShift, roundWeight, type InputMoments } from '../../packages/compress/src/quantize/weight-rounding.js';
 
 /**

@@ -28,6 +28,9 @@ export {
   type OnnxCalibrationOptions,
 } from './quantize/calibrate.js';
 export {
+  calibrateLayerInputs, equalizeOnnx, LayerStatistics, type EqualizedPair, type EqualizeOptions, type LayerStatisticsOptions,
+} from './quantize/onnx/index.js';
+export {
   DEFAULT_INT4_BLOCK, DEFAULT_OPS, quantizeOnnx, type ActivationType, type QuantizeMode, type QuantizeOnnxOptions, type QuantizeOnnxResult,
   type SelectionOptions, type WeightGranularityOption,
 } from './quantize/onnx/index.js';
