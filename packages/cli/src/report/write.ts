@@ -1,6 +1,6 @@
-import { dirname } from 'node:path';
 import { MinnowError } from '@minnow/core';
 import { writeFileAtomic } from '@minnow/onnx/node';
+import { writeFailure } from '../files.js';
 import { renderReport } from './html.js';
 import type { ReportData } from './types.js';
 
@@ -9,21 +9,6 @@ import type { ReportData } from './types.js';
  * file beside it, then a rename), so an interrupted or refused write leaves neither a half-written
  * page nor a temporary file. A path that cannot be written is a MinnowError naming it and why.
  */
-
-function why(error: unknown, path: string): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT': return `the folder '${dirname(path)}' does not exist`;
-    case 'ENOTDIR': return `'${dirname(path)}' is not a folder`;
-    case 'EISDIR': return 'it is a folder';
-    case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'EROFS': return 'the file system is read-only';
-    case 'ENOSPC': return 'the disk is full';
-    default: return (error as Error).message;
-  }
-}
-
 /** Renders `data` and writes it to `path`; returns the bytes written. */
 export async function writeReport(path: string, data: ReportData): Promise<{ path: string; bytes: number }> {
   if (typeof path !== 'string' || path.trim() === '') throw new MinnowError('INVALID_ARGUMENT', 'report: the output path is empty');
@@ -31,7 +16,7 @@ export async function writeReport(path: string, data: ReportData): Promise<{ pat
   try {
     await writeFileAtomic(path, bytes);
   } catch (error) {
-    throw new MinnowError('INVALID_ARGUMENT', `report: cannot write '${path}': ${why(error, path)}`, { cause: error });
+    throw new MinnowError('INVALID_ARGUMENT', `report: cannot write '${path}': ${writeFailure(error, path)}`, { cause: error });
   }
   return { path, bytes: bytes.length };
 }
