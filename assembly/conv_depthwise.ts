@@ -2,7 +2,8 @@
 // zero-padded plane, then a register kernel walks it with the weights held in registers.
 // Descriptor layout: see conv_f32.ts.
 
-import { at, d, imax, imin, madd } from './conv_common';
+import { d } from './conv_common';
+import { at, imax, imin, madd } from './simd';
 
 /** Rows of the padded plane: every input row the output rows read, padding included. */
 @inline export function planeRows(desc: usize): i32 {

@@ -5,7 +5,8 @@
 // conv_f32.ts would pad the pixels to its 8-wide tiles and repack all weights on every call.
 // Descriptor layout: see conv_f32.ts.
 
-import { at, ceilDiv, copyWeights, d, floorDiv, imax, imin } from './conv_common';
+import { ceilDiv, copyWeights, d, floorDiv } from './conv_common';
+import { at, imax, imin } from './simd';
 import { gemmDotF32 } from './gemm_thin';
 
 /**

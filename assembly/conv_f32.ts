@@ -19,7 +19,8 @@
 //   [24..25] dilationH, dilationW   [26] groups
 
 import { GEMM_F32_KC, GEMM_F32_NR, gemmF32, gemmF32Block, gemmF32BlockScratchBytes, gemmF32ScratchBytes } from './gemm_f32';
-import { at, ceilDiv, copyWeights, d, floorDiv, imax, imin } from './conv_common';
+import { ceilDiv, copyWeights, d, floorDiv } from './conv_common';
+import { at, imax, imin } from './simd';
 import { CONV_DOT_PIXELS, convDot, convDotScratchBytes } from './conv_dot';
 import { depthwiseGroup, planeCols, planeRows } from './conv_depthwise';
 

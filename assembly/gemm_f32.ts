@@ -20,6 +20,7 @@
 // 1024 was 2-10% slower than 4096 at n = 512..2048.
 // Thin products (a few rows of A or columns of B) skip packing and run in gemm_thin.ts: they are
 // memory bound, and a 5x8 / 6x8 tile would be mostly idle (1x1024x1024: 535 -> 148 us).
+import { at, imin, madd } from './simd';
 
 import { gemmThinF32, gemmThinScratchBytes } from './gemm_thin';
 
@@ -34,23 +35,6 @@ const A_SPLAT: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 4;
 const KC: i32 = GEMM_F32_KC;
 const MC: i32 = 120; // a multiple of both MRs
 const NC: i32 = 4096;
-
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(f32x4.mul(a, b), c);
-  }
-}
-
-/** `base` advanced by `elems` floats; `elems` may be negative (wraps in 32-bit address space). */
-@inline function at(base: usize, elems: i32): usize {
-  return base + (<usize>elems << 2);
-}
-
-@inline function imin(a: i32, b: i32): i32 {
-  return a < b ? a : b;
-}
 
 @inline function roundUp(x: i32, r: i32): i32 {
   return (x + r - 1) / r * r;

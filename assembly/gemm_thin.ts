@@ -15,19 +15,7 @@
 // with B transposed 21.8 -> 4.6 / 22.4 -> 5.6 us; [256,256] x [256,4] 45 -> 13 / 48 -> 17 us;
 // [4,256] x [256,512] row-major 56 -> 22 / 56 -> 30 us. Up to 8 rows or columns it stays ahead
 // ([8,256] x [256,512]^T 72 -> 51 us, [256,256] x [256,8] 44 -> 26 us); at 16 the two are even.
-
-/** `base` advanced by `elems` floats; `elems` may be negative (wraps in 32-bit address space). */
-@inline function at(base: usize, elems: i32): usize {
-  return base + (<usize>elems << 2);
-}
-
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(f32x4.mul(a, b), c);
-  }
-}
+import { at, madd } from './simd';
 
 /** Lane j of the result is the sum of the lanes of vj. */
 @inline function hsum4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {

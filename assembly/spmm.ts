@@ -13,19 +13,7 @@
 //
 // Core checks every index before a kernel runs (packages/core/src/ops/sparse.ts), so none is
 // checked here. Pointers are byte addresses; strides are in elements and may be negative or zero.
-
-/** `base` advanced by `elems` floats; `elems` may be negative (wraps in 32-bit address space). */
-@inline function at(base: usize, elems: i32): usize {
-  return base + (<usize>elems << 2);
-}
-
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(f32x4.mul(a, b), c);
-  }
-}
+import { at, madd } from './simd';
 
 /** Scratch bytes spmmF32 needs: room for a row-major copy of B unless its rows are already contiguous. */
 export function spmmF32ScratchBytes(n: i32, k: i32, bColStride: i32): i32 {
