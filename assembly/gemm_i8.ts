@@ -26,6 +26,7 @@
 // faster for 9-bit operands on x64 (relaxed_dot_i8x16_i7x16 lowers to pmaddubsw + pmaddwd, needs
 // a 7-bit operand, and V8 11.3's Liftoff computes it wrongly).
 
+import { gatherTable, packBStripTable } from './gather_i8';
 import { gemmI8Short, gemmI8ShortScratchBytes, SHORT_K } from './gemm_i8_short';
 import { gemmI8Thin, gemmI8ThinScratchBytes, I8_THIN_ROWS } from './gemm_i8_thin';
 import { EPI_BYTES, MODE_I32, MODE_Q8, epilogueRows, prepareParams, prepareRequant, storeRow } from './epilogue_i8';
@@ -358,6 +359,7 @@ function gemmDriver(
   a: usize, aRowStride: i32, aColStride: i32, aSigned: bool, aZero: usize, aZeroPerRow: bool,
   b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
   perRow: bool, scales: usize, biases: usize, outSigned: bool, ep: usize, out: usize, scratch: usize,
+  bRows: usize = 0, bCols: usize = 0,
 ): void {
   if (k < 0) k = 0;
   const kp = (k + 1) >> 1;
@@ -373,8 +375,9 @@ function gemmDriver(
   for (let j0 = 0; j0 < n; j0 += nc) {
     const nb = min(nc, n - j0);
     for (let s = 0; s < nb; s += NR) {
-      packBStrip(b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, j0 + s, min(NR, nb - s), k, kp,
-        packB + <usize>(s / NR * stripBytes));
+      const strip = packB + <usize>(s / NR * stripBytes);
+      if (bRows != 0) packBStripTable(b, bRows, bCols, bSigned, bZero, bZeroPerCol, j0 + s, min(NR, nb - s), k, kp, strip);
+      else packBStrip(b, bRowStride, bColStride, bSigned, bZero, bZeroPerCol, j0 + s, min(NR, nb - s), k, kp, strip);
     }
     for (let i0 = 0; i0 < m; i0 += mc) {
       const mb = min(mc, m - i0);
@@ -426,7 +429,8 @@ export function gemmI8(
  * matmulIntegerScaled: (A - aZero) (B - bZero) + bias, times scale, through epilogue `mode`
  * (MODE_F32: float32 out; MODE_Q8: int8/uint8 out with `outZero`), [m, n] row-major. Scale (f32)
  * and bias (i32, address 0 for none) are read at element strides (0: one value for all), one per
- * row when perRow, else one per column.
+ * row when perRow, else one per column. With bRows != 0, B[k, j] is b[bRows[k] + bCols[j]]
+ * (int32 byte-offset tables; its strides are then unused) and `gathered` has k * n bytes for it.
  */
 export function gemmI8Scaled(
   m: i32, n: i32, k: i32,
@@ -434,6 +438,7 @@ export function gemmI8Scaled(
   b: usize, bRowStride: i32, bColStride: i32, bSigned: bool, bZero: usize, bZeroPerCol: bool,
   mode: i32, perRow: bool, scale: usize, scaleStride: i32, bias: usize, biasStride: i32,
   outZero: i32, outSigned: bool, out: usize, scratch: usize,
+  bRows: usize, bCols: usize, gathered: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
@@ -444,6 +449,19 @@ export function gemmI8Scaled(
   const biases = scales + <usize>(count * 4);
   prepareParams(perRow ? m : n, count, scale, scaleStride, bias, biasStride, scales, biases);
   if (mode == MODE_Q8) prepareRequant(outZero, outSigned, ep);
+  if (bRows != 0) {
+    // B given by tables (gather_i8.ts): the packed path packs straight from them; the others
+    // take it gathered into a [k, n] matrix at `gathered`.
+    if (!thinApplies(m, k) && !shortApplies(n, k, 1)) {
+      gemmDriver(mode, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
+        b, 0, 0, bSigned, bZero, bZeroPerCol, perRow, scales, biases, outSigned, ep, out, scratch, bRows, bCols);
+      return;
+    }
+    gatherTable(b, bRows, bCols, k, n, gathered);
+    b = gathered;
+    bRowStride = n;
+    bColStride = 1;
+  }
   if (shortApplies(n, k, bColStride)) {
     gemmI8Short(mode, m, n, k, a, aRowStride, aColStride, aSigned, aZero, aZeroPerRow,
       b, bRowStride, bSigned, bZero, bZeroPerCol, perRow, scales, biases, outSigned, ep, out, scratch);

@@ -44,6 +44,21 @@ describe('gpu backend: matmulIntegerScaled', () => {
     ), runs(8101, 40));
   });
 
+  it('reads b as a patch view (bDims) as backend-js does', () => {
+    const rng = new m.Random(5);
+    const xs = Uint8Array.from({ length: 2 * 3 * 6 * 6 }, () => rng.int(256));
+    const ws = Int8Array.from({ length: 4 * 27 }, () => rng.int(255) - 127);
+    const run = (backend: string): number[] => m.scope(() => {
+      const x = m.fromArray(xs, [2, 3, 6, 6], { dtype: 'uint8', backend });
+      const w = m.fromArray(ws, [4, 27], { dtype: 'int8', backend });
+      // 3x3 patches at stride 2 over a 6x6 image: a 2x2 output.
+      const patches = new m.Tensor(x.storage, [2, 3, 3, 3, 2, 2], [108, 36, 6, 1, 12, 2], x.offset);
+      const scale = m.fromArray(Float32Array.of(0.01, 0.02, 0.03, 0.04), [4], { backend });
+      return Array.from(m.matmulIntegerScaled(w, patches, { scale, type: 'uint8', perRow: true, bDims: { k: 3, n: 2 } }).dataSync());
+    });
+    expect(run('gpu')).toEqual(run('js'));
+  });
+
   it('refuses an accumulator that could pass 2^24', () => {
     m.scope(() => {
       const on = { backend: 'gpu' } as const;

@@ -149,6 +149,35 @@ describe.each(WASM_BUILDS)('wasm %s build: matmulIntegerScaled', (build) => {
     fc.assert(fc.property(caseArb(40, 60, 16).map((c) => ({ ...c, bLayout: 'contiguous' as const })), check), { seed: SEED + 2, numRuns: 200 });
   });
 
+  it('b as a convolution\'s patch view ([N, C, kH, kW, oH, oW], bDims {k: 3, n: 2}): equals the product over its gathered patches, on every path', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 12 }), fc.constantFrom<IntType>('int8', 'uint8'), fc.constantFrom<OutType>('float32', 'int8', 'uint8'),
+      fc.boolean(), fc.integer(),
+      (batch, channels, outChannels, kernel, stride, extra, xType, type, perColZero, seed) => {
+        const rng = new m.Random(seed);
+        const out = 1 + Math.floor(extra / stride);
+        const size = (out - 1) * stride + kernel;
+        const k = channels * kernel * kernel;
+        const n = out * out;
+        const inputs = [
+          { data: values(outChannels * k, rng, [-128, 127], 'int8'), shape: [outChannels, k], dtype: 'int8' as const },
+          { data: values(batch * channels * size * size, rng, range(xType), xType), shape: [batch, channels, size, size], dtype: xType },
+          { data: values(perColZero ? n : 1, rng, range(xType), xType), shape: perColZero ? [n] : [], dtype: xType },
+          { data: Float32Array.from({ length: outChannels }, () => Math.fround(1e-4 + rng.uniform() * 3e-3)), shape: [outChannels], dtype: 'float32' as const },
+          { data: Int32Array.from({ length: outChannels }, () => rng.int(2001) - 1000), shape: [outChannels], dtype: 'int32' as const },
+        ];
+        const options = (zb: m.Tensor, scale: m.Tensor, bias: m.Tensor) => ({ bZero: zb, scale, bias, type, perRow: true, outZero: type === 'float32' ? undefined : m.full([], 3, { dtype: type, backend: scale.backend.name }) });
+        const patches = (x: m.Tensor): m.Tensor => new m.Tensor(x.storage, [batch, channels, kernel, kernel, out, out],
+          [channels * size * size, size * size, size, 1, size * stride, stride], x.offset);
+        const viewed = both(name, inputs, ([w, x, zb, scale, bias]) => m.matmulIntegerScaled(w, patches(x), { ...options(zb, scale, bias), bDims: { k: 3, n: 2 } }));
+        const gathered = both(name, inputs, ([w, x, zb, scale, bias]) => m.matmulIntegerScaled(w, m.reshape(m.contiguous(patches(x)), [batch, k, n]), options(zb, scale, bias)));
+        expectParity(viewed.got, viewed.expected, EXACT, 'patch view');
+        expectParity(viewed.got, gathered.expected, EXACT, 'patch view against gathered patches');
+      },
+    ), { seed: SEED + 3, numRuns: 150 });
+  });
+
   it('dense-layer and convolution sizes', () => {
     let seed = 5;
     const base = { aType: 'uint8', bType: 'int8', perRowZero: false, perColZero: false, withBias: true, scaleKind: 'small', aLayout: 'contiguous', batch: [] } as const;

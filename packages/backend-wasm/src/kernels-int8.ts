@@ -37,6 +37,28 @@ function zeroPointsBlock(ctx: NativeContext, view: View, slot: number): { ptr: n
   return { ptr, temporary: true };
 }
 
+/**
+ * The byte offsets (8-bit elements) of the row-major walk over `count` dims of `view` from `first`,
+ * as int32s at `at`: B's row table (its K dims) or column table (its N dims).
+ */
+function writeOffsets(ctx: NativeContext, view: View, first: number, count: number, at: number): void {
+  const dims = view.shape.slice(first, first + count);
+  const strides = view.strides.slice(first, first + count);
+  const total = sizeOf(dims);
+  const out = new Int32Array(ctx.memory.buffer, at, total);
+  const index = new Array<number>(count).fill(0);
+  let offset = 0;
+  for (let i = 0; i < total; i++) {
+    out[i] = offset;
+    for (let d = count - 1; d >= 0; d--) {
+      offset += strides[d];
+      if (++index[d] < dims[d]) break;
+      offset -= strides[d] * dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
 /** Epilogue modes of assembly/epilogue_i8.ts. */
 const MODE = { float32: 1, int8: 2, uint8: 2 } as const;
 
@@ -50,8 +72,12 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
   const [a, b, aZero, bZero] = inputs;
   if (!exports.gemmI8 || !exports.gemmI8Scaled || !exports.gemmI8ScratchBytes) return false;
   const r = a.shape.length;
-  const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], b.shape[r - 1]];
-  const scratch = ctx.scratch(exports.gemmI8ScratchBytes(m, n, k));
+  const [m, k, n] = [a.shape[r - 2], a.shape[r - 1], output.shape[output.shape.length - 1]];
+  const tabled = attrs !== undefined && (attrs.bKDims !== 1 || attrs.bNDims !== 1);
+  // B by tables: its offsets (and, for the thin and short paths, room to gather it) after the scratch.
+  const base = exports.gemmI8ScratchBytes(m, n, k);
+  const gather = tabled && (m <= 7 || k <= 16) ? k * n : 0;
+  const scratch = ctx.scratch(base + (tabled ? (k + n) * 4 + gather + 16 : 0));
   const zeroA = zeroPointsBlock(ctx, aZero, 0);
   const zeroB = zeroPointsBlock(ctx, bZero, 1);
   const za = zeroA.ptr;
@@ -59,8 +85,8 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
   // Strides of size-1 dims made contiguous, so the kernel's layout tests see through them.
   const ac = k === 1 ? 1 : a.strides[r - 1];
   const ar = m === 1 ? k * ac : a.strides[r - 2];
-  const bc = n === 1 ? 1 : b.strides[r - 1];
-  const br = k === 1 ? n * bc : b.strides[r - 2];
+  const bc = tabled ? 0 : n === 1 ? 1 : b.strides[r - 1];
+  const br = tabled ? 0 : k === 1 ? n * bc : b.strides[r - 2];
   const aSigned = a.dtype === 'int8' ? 1 : 0;
   const bSigned = b.dtype === 'int8' ? 1 : 0;
   const aPerRow = sizeOf(aZero.shape) > 1 ? 1 : 0;
@@ -87,14 +113,26 @@ function integerProduct(ctx: NativeContext, inputs: readonly View[], output: Vie
     const bs = bias.shape.length === 1 ? bias.strides[0] : 0;
     const outSigned = attrs.type === 'int8' ? 1 : 0;
     const outBytes = m * n * (quantized ? 1 : 4);
+    if (tabled) {
+      const rows = (scratch + base + 15) & ~15;
+      const cols = rows + k * 4;
+      const gathered = cols + n * 4;
+      writeOffsets(ctx, b, r - 2, attrs.bKDims, rows);
+      writeOffsets(ctx, b, r - 2 + attrs.bKDims, attrs.bNDims, cols);
+      forEachMatrix(a, b, outBytes, (pa, pb, out) => {
+        gemm(m, n, k, pa, ar, ac, aSigned, za, aPerRow, pb, 0, 0, bSigned, zb, bPerCol,
+          mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr + out, scratch, rows, cols, gathered);
+      }, ctx);
+      return true;
+    }
     if (a.shape.length === 2) {
       gemm(m, n, k, ctx.address(a), ar, ac, aSigned, za, aPerRow, ctx.address(b), br, bc, bSigned, zb, bPerCol,
-        mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr, scratch);
+        mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr, scratch, 0, 0, 0);
       return true;
     }
     forEachMatrix(a, b, outBytes, (pa, pb, out) => {
       gemm(m, n, k, pa, ar, ac, aSigned, za, aPerRow, pb, br, bc, bSigned, zb, bPerCol,
-        mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr + out, scratch);
+        mode, perRow, sp, ss, bp, bs, z, outSigned, output.buffer.ptr + out, scratch, 0, 0, 0);
     }, ctx);
     return true;
   } finally {

@@ -29,6 +29,7 @@ export interface KernelExports {
     b: number, bRowStride: number, bColStride: number, bSigned: number, bZero: number, bZeroPerCol: number,
     mode: number, perRow: number, scale: number, scaleStride: number, bias: number, biasStride: number,
     outZero: number, outSigned: number, out: number, scratch: number,
+    bRows: number, bCols: number, gathered: number,
   ): void;
   spmmF32?(
     m: number, n: number, k: number, values: number, cols: number, rowPtr: number,

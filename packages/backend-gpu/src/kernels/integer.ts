@@ -4,6 +4,7 @@ import type { GpuBuffer } from '../buffer.js';
 import { POSITION, addOperand, unravel } from '../codegen.js';
 import { EXACT_INTEGER_LIMIT, dtypeBound } from '../exactness.js';
 import type { Programs } from '../program.js';
+import { cast } from './elementwise.js';
 import { matmul } from './linalg.js';
 
 type View = BufferView<GpuBuffer>;
@@ -30,8 +31,17 @@ export function matmulIntegerScaled(programs: Programs, inputs: readonly View[],
     );
   }
   const acc = programs.temporary('int32', total);
+  // b with several K or N dims (a convolution's patches): copied out as [...batch, K, N] first.
+  let matrix = b;
+  let gathered: GpuBuffer | undefined;
+  if (attrs.bKDims !== 1 || attrs.bNDims !== 1) {
+    gathered = programs.temporary(b.dtype, sizeOf(b.shape));
+    cast(programs, b, { buffer: gathered, dtype: b.dtype, shape: b.shape, strides: contiguousStrides(b.shape), offset: 0 });
+    const shape = [...output.shape.slice(0, -2), k, output.shape[output.shape.length - 1]];
+    matrix = { buffer: gathered, dtype: b.dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+  }
   try {
-    matmul(programs, a, b, { buffer: acc, dtype: 'int32', shape: output.shape, strides: contiguousStrides(output.shape), offset: 0 }, { a: aZero, b: bZero });
+    matmul(programs, a, matrix, { buffer: acc, dtype: 'int32', shape: output.shape, strides: contiguousStrides(output.shape), offset: 0 }, { a: aZero, b: bZero });
     const r = output.shape.length;
     const args = programs.args();
     args.buffer('acc', acc);
@@ -66,5 +76,6 @@ export function matmulIntegerScaled(programs: Programs, inputs: readonly View[],
     output.buffer.data = programs.run(args, [`// matmulIntegerScaled ${attrs.type}`, ...lines].join('\n'), total);
   } finally {
     programs.release(acc);
+    if (gathered !== undefined) programs.release(gathered);
   }
 }

@@ -1,6 +1,6 @@
 import type { BufferView, Kernel, TypedArray } from '@minnow/core';
 import { contiguousStrides, quantizedRange, roundHalfToEven, sizeOf } from '@minnow/core';
-import { viewOffsets } from '../strided.js';
+import { stridedOffsets, viewOffsets } from '../strided.js';
 import { matmulInteger } from './linalg.js';
 
 type Buf = TypedArray;
@@ -65,6 +65,21 @@ function vectorOf(view: BufferView<Buf>): number[] {
 }
 
 /**
+ * b read as [...batch, K, N] when it has several K or N dims (bKDims, bNDims): its elements in
+ * that order, copied out through its strides. A matrix view is returned as it is.
+ */
+function asMatrix(b: BufferView<Buf>, kDims: number, nDims: number, out: readonly number[]): BufferView<Buf> {
+  if (kDims === 1 && nDims === 1) return b;
+  const batch = out.slice(0, -2);
+  const k = sizeOf(b.shape.slice(batch.length, batch.length + kDims));
+  const shape = [...batch, k, out[out.length - 1]];
+  const offsets = stridedOffsets(b.shape, b.strides, b.offset);
+  const buffer = b.dtype === 'int8' ? new Int8Array(offsets.length) : new Uint8Array(offsets.length);
+  for (let i = 0; i < offsets.length; i++) buffer[i] = b.buffer[offsets[i]];
+  return { buffer, dtype: b.dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+}
+
+/**
  * The integer product into int32 (matmulInteger's kernel), then the epilogue element by element:
  * y = f32(f32((acc + bias) | 0) * scale) (the product of two float32 values is exact in float64,
  * so one fround is float32's own multiply), then for 8-bit outputs the clamp to [qmin - z,
@@ -75,7 +90,7 @@ export const matmulIntegerScaled: Kernel<Buf, 'matmulIntegerScaled'> = (inputs, 
   const shape = output.shape;
   const r = shape.length;
   const acc = new Int32Array(sizeOf(shape));
-  matmulInteger([a, b, aZero, bZero], { buffer: acc, dtype: 'int32', shape, strides: contiguousStrides(shape), offset: 0 }, {});
+  matmulInteger([a, asMatrix(b, attrs.bKDims, attrs.bNDims, shape), aZero, bZero], { buffer: acc, dtype: 'int32', shape, strides: contiguousStrides(shape), offset: 0 }, {});
   const scale = vectorOf(scaleView);
   const bias = vectorOf(biasView);
   const [m, n] = [shape[r - 2], shape[r - 1]];

@@ -106,6 +106,13 @@ export interface MatmulIntegerScaledAttrs {
   readonly type: ScaledOutputType;
   /** Scale and bias are per row of a ([M]) rather than per column of b ([N]) when they are not scalars. */
   readonly perRow: boolean;
+  /**
+   * How many of b's trailing dims form K and N: b is [...batch, ...K dims, ...N dims] (1 and 1 for
+   * a matrix), read through its strides, K and N the products of their dims. A convolution passes
+   * its input's patches this way, as a view: no gathered copy, no positions outside the output.
+   */
+  readonly bKDims: number;
+  readonly bNDims: number;
 }
 
 export type PrimOp = keyof PrimitiveAttrs;
@@ -171,7 +178,7 @@ export const PRIMITIVES: { readonly [K in PrimOp]: PrimitiveSpec } = {
     dtypes: ['int8', 'uint8'],
     doc: 'matmulInteger with its epilogue fused (onnxruntime QGemm, QLinearMatMul, QLinearConv): inputs a, b, aZero, bZero, scale (float32), bias (int32), outZero; '
       + 'acc = (a - aZero) x (b - bZero) + bias in int32, y = f32(f32(acc) * scale), out = y (float32) or saturate(roundHalfEven(y) + outZero) (int8/uint8; NaN to the lowest value); '
-      + 'scale and bias per tensor, per row [M] or per column [N]',
+      + 'scale and bias per tensor, per row [M] or per column [N]; b may have several K dims and N dims (bKDims, bNDims), read through its strides',
   },
   reshape: { kind: 'view', arity: 1, dtypes: DTYPES, doc: 'new shape, same elements in row-major order (copies only when strides forbid a view)' },
   permute: { kind: 'view', arity: 1, dtypes: DTYPES, doc: 'reorder dims' },

@@ -195,6 +195,22 @@ function planConv(ctx: OpContext, x: Tensor, w: Tensor): ConvPlan {
 const product = (dims: readonly number[]): number => dims.reduce((p, d) => p * d, 1);
 
 /**
+ * x's patches as a view [N, C, ...kernel, ...output] over x (padded first with its zero point when
+ * the convolution pads): tap t of output position o reads o * stride + t * dilation along each
+ * spatial dim. matmulIntegerScaled reads it in place as [N, C * prod(kernel), prod(output)]
+ * (bDims): no gathered copy, and only the output's own positions.
+ */
+function patchView(x: Tensor, g: WindowGeometry, zeroPoint: number): Tensor {
+  const dims = g.kernel.length;
+  const pairs: [number, number][] = [[0, 0], [0, 0], ...Array.from({ length: dims }, (_, i) => [g.pads[i], g.pads[dims + i]] as [number, number])];
+  const padded = pairs.some(([b, e]) => b !== 0 || e !== 0) ? pad(x, pairs, zeroPoint) : x;
+  const spatial = padded.strides.slice(2);
+  return new Tensor(padded.storage, [...padded.shape.slice(0, 2), ...g.kernel, ...g.output], [
+    padded.strides[0], padded.strides[1], ...g.dilations.map((d, i) => d * spatial[i]), ...g.strides.map((s, i) => s * spatial[i]),
+  ], padded.offset);
+}
+
+/**
  * The patches of x [N, C, ...spatial] as the columns of one matrix per image, [N, C * prod(kernel), P],
  * rows ordered (c, kernel taps row-major) as the weight [M, C/groups * prod(kernel)] is. x is padded
  * first with its zero point (padding reads as zero after the zero point comes off, as ONNX pads).
@@ -350,8 +366,9 @@ export const QLinearConv: OperatorDefinition = {
     const multiplier = (): Float32Array => multipliers(ctx.input(1).numbers()[0], ctx.input(4).numbers(), ctx.input(6).numbers()[0], plan.wScaleSize);
     if (plan.groups === 1) {
       // One requantizing product: the weights [M, C * taps] (per-channel parameters run down its rows) times each image's patches.
-      const { columns, valid } = im2col(x, plan.geometry, plan.xz);
-      const depth = columns.shape[1];
+      const patches = patchView(x, plan.geometry, plan.xz);
+      const spatial = plan.geometry.kernel.length;
+      const depth = product(patches.shape.slice(1, 2 + spatial));
       const weights = ctx.input(3).constant ? ctx.memo('weights', () => reshape(contiguous(w), [m, depth])) : reshape(contiguous(w), [m, depth]);
       const makeScale = (): Tensor => {
         const values = multiplier();
@@ -360,10 +377,10 @@ export const QLinearConv: OperatorDefinition = {
       const scale = plan.constantScale ? ctx.memo('multiplier', makeScale) : makeScale();
       const makeBias = (): Tensor => fromArray(Int32Array.from(ctx.input(8).numbers()), [m], { dtype: 'int32', backend: ctx.backend });
       const bias = !ctx.has(8) ? undefined : plan.constantBias ? ctx.memo('bias', makeBias) : makeBias();
-      const y = matmulIntegerScaled(weights, columns, { aZero: wZero, bZero: xZero, scale, bias, type: type.dtype, outZero: yZero, perRow: true });
-      // The output as a view over the product (no copy): what reads it next (a MaxPool's taps,
-      // the next convolution's patch gather) reads through the strides anyway.
-      return [Value.fromTensor(valid(y), type.elemType)];
+      const y = matmulIntegerScaled(weights, patches, {
+        aZero: wZero, bZero: xZero, scale, bias, type: type.dtype, outZero: yZero, perRow: true, bDims: { k: 1 + spatial, n: spatial },
+      });
+      return [Value.fromTensor(reshape(y, [x.shape[0], m, ...plan.geometry.output]), type.elemType)];
     }
     const { acc, valid } = integerConvolution(ctx, x, w, xZero, wZero, plan);
     const bias = ctx.has(8) ? Int32Array.from(ctx.input(8).numbers()) : undefined;
