@@ -9,6 +9,7 @@ import { loadModel } from '@minnow/onnx/node';
 import { pruneModule, pruneOnnx } from '@minnow/compress';
 import { floatTensor, graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError } from '../helpers/reference.js';
+import { runMinnow } from '../helpers/onnx-session.js';
 
 /**
  * pruneOnnx: the same weights pruned as pruneModule prunes in the nn model it was exported from
@@ -37,18 +38,6 @@ const input = (seed: number, dims = INPUT): Float32Array => {
 };
 const f32 = (name: string, dims: number[], values: Float32Array): TensorProto => makeTensor(name, DataType.FLOAT, dims, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 
-function runMinnow(m: ModelProto, feeds: Record<string, TensorProto>): Record<string, Float32Array> {
-  const session = OnnxSession.create(m);
-  try {
-    return Object.fromEntries(Object.entries(session.run(feeds)).map(([k, t]) => {
-      const data = Float32Array.from(t.dataSync() as Float32Array);
-      t.dispose();
-      return [k, data];
-    }));
-  } finally {
-    session.dispose();
-  }
-}
 
 async function runOrt(m: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(writeModel(m).model, { logSeverityLevel: 3 });

@@ -10,6 +10,7 @@ import { calibrateLayerInputs, calibrateOnnx, equalizeOnnx, LayerStatistics, qua
 import { graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError } from '../helpers/reference.js';
 import { outputShift, roundWeight, type InputMoments } from '../../packages/compress/src/quantize/weight-rounding.js';
+import { runMinnow } from '../helpers/onnx-session.js';
 
 /**
  * Weight rounding beyond min-max round-to-nearest, and what it reads: layer input statistics
@@ -36,18 +37,6 @@ async function runOrt(model: ModelProto, feeds: Feeds): Promise<Record<string, F
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
 }
 
-function runMinnow(model: ModelProto, feeds: Feeds): Record<string, Float32Array> {
-  const session = OnnxSession.create(model);
-  try {
-    return Object.fromEntries(Object.entries(session.run(feeds)).map(([k, t]) => {
-      const data = Float32Array.from(t.dataSync() as Float32Array);
-      t.dispose();
-      return [k, data];
-    }));
-  } finally {
-    session.dispose();
-  }
-}
 
 /** One Conv (grouped, strided, padded, dilated) on input [2, 4, 7, 6] plus a Gemm with transA on input [5, 3]. */
 function geometryModel(convWeight: Float32Array, gemmWeight: Float32Array, autoPad?: string): ModelProto {

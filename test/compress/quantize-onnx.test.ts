@@ -10,6 +10,7 @@ import { loadModel } from '@minnow/onnx/node';
 import { calibrateOnnx, dequantizeValues, quantizeOnnx, type QuantizeOnnxOptions, quantParams, rangeOf, type TensorRange } from '@minnow/compress';
 import { floatAttr, floatTensor, graph, intAttr, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError, runs } from '../helpers/reference.js';
+import { runMinnow } from '../helpers/onnx-session.js';
 
 /**
  * quantizeOnnx against onnxruntime-node, the referee: every form it writes (weight-only int8 and
@@ -48,19 +49,6 @@ async function runOrt(model: ModelProto, feeds: Feeds, level: 'basic' | 'all' = 
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
 }
 
-function runMinnow(model: ModelProto, feeds: Feeds): Record<string, Float32Array> {
-  const session = OnnxSession.create(model);
-  try {
-    const out = session.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, t]) => {
-      const data = Float32Array.from(t.dataSync() as Float32Array);
-      t.dispose();
-      return [k, data];
-    }));
-  } finally {
-    session.dispose();
-  }
-}
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let m = 0;

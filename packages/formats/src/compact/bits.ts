@@ -213,3 +213,13 @@ export class BitReader {
     while (this.at < this.limit) if (this.bit() !== 0) throw corrupt(`${this.what}: non-zero padding bits after the last code`);
   }
 }
+
+/** Bytes ByteWriter.varint spends on `v` (7 bits a byte). */
+export function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}

@@ -1,5 +1,5 @@
 import { MinnowError } from '@minnow/core';
-import { ByteReader, ByteWriter, corrupt } from './bits.js';
+import { ByteReader, ByteWriter, corrupt, varintBytes } from './bits.js';
 import { huffmanStreamBytes, readHuffmanStream, writeHuffmanStream } from './huffman.js';
 
 /**
@@ -103,14 +103,6 @@ export function planClustered(values: Float32Array, codebook: Float32Array, gapB
   return { codebook, gapBits: chosen.gapBits, nonzeros, fillers: chosen.fillers, bytes: chosen.bytes, indices, gaps };
 }
 
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
 
 export function writeClustered(out: ByteWriter, plan: ClusteredPlan): void {
   const { codebook, gapBits, indices, gaps } = plan;

@@ -1,5 +1,5 @@
 import { MinnowError } from '@minnow/core';
-import { BitReader, BitWriter, ByteReader, ByteWriter, corrupt } from './bits.js';
+import { BitReader, BitWriter, ByteReader, ByteWriter, corrupt, varintBytes } from './bits.js';
 
 /**
  * Canonical Huffman coding of symbol streams, small and dependency-free (no zlib, so it runs in
@@ -99,14 +99,6 @@ export function histogram(symbols: ArrayLike<number>, alphabet: number): Float64
   return freqs;
 }
 
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
 
 /** The exact size in bytes of the stream encodeHuffmanStream writes for symbols of these frequencies. */
 export function huffmanStreamBytes(freqs: ArrayLike<number>): number {
