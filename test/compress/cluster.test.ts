@@ -5,6 +5,7 @@ import { Adam, Conv2d, DataLoader, Linear, ReLU, SGD, Sequential, TensorDataset,
 import { decodeCompact, encodeCompact } from '@minnow/formats';
 import { type CentroidInit, clusterWeights, compactTensorsOf, evaluate, kmeans1d, type KMeansResult, loadCompact, train } from '@minnow/compress';
 import { expectMinnowError, runs } from '../helpers/reference.js';
+import { signQuadrants } from '../helpers/synthetic.js';
 
 // k-means weight sharing: Lloyd's properties on arbitrary values (nearest centroids, at most k
 // distinct values, zeros left alone, determinism), the three initialisations, clustering a Module,
@@ -150,18 +151,7 @@ describe('kmeans1d', () => {
 const FEATURES = 8;
 const CLASSES = 4;
 
-/** 8-D Gaussian inputs, 4 classes from the signs of fixed projections. */
-function synthetic(n: number, seed: number): TensorDataset {
-  const r = new Random(seed);
-  const x = Float32Array.from({ length: n * FEATURES }, () => r.normal());
-  const truth = new Random(1234);
-  const mix = Array.from({ length: 2 * FEATURES }, () => truth.normal());
-  const labels = Int32Array.from({ length: n }, (_, i) => {
-    const z = [0, 1].map((k) => mix.slice(k * FEATURES, (k + 1) * FEATURES).reduce((a, w, j) => a + w * x[i * FEATURES + j], 0));
-    return 2 * (z[0] > 0 ? 1 : 0) + (z[1] > 0 ? 1 : 0);
-  });
-  return new TensorDataset(x, [n, FEATURES], labels);
-}
+const synthetic = (n: number, seed: number): TensorDataset => signQuadrants(n, seed, { features: FEATURES, truthSeed: 1234 });
 
 function mlp(seed: number): Sequential {
   const r = new Random(seed);

@@ -5,6 +5,7 @@ import { Adam, DataLoader, Linear, ReLU, Sequential, TensorDataset } from '@minn
 import { deepCompression, evaluate, train } from '@minnow/compress';
 import { decodeCompact } from '@minnow/formats';
 import { expectMinnowError } from '../helpers/reference.js';
+import { signQuadrants } from '../helpers/synthetic.js';
 
 /**
  * deepCompression end to end on a small synthetic task: each stage is measured, the pruned layers
@@ -20,17 +21,7 @@ beforeAll(async () => {
 const FEATURES = 16;
 const CLASSES = 4;
 
-function synthetic(n: number, seed: number): TensorDataset {
-  const r = new Random(seed);
-  const x = Float32Array.from({ length: n * FEATURES }, () => r.normal());
-  const truth = new Random(99);
-  const w = Array.from({ length: 2 * FEATURES }, () => truth.normal());
-  const labels = Int32Array.from({ length: n }, (_, i) => {
-    const z = [0, 1].map((k) => w.slice(k * FEATURES, (k + 1) * FEATURES).reduce((a, v, j) => a + v * x[i * FEATURES + j], 0));
-    return 2 * (z[0] > 0 ? 1 : 0) + (z[1] > 0 ? 1 : 0);
-  });
-  return new TensorDataset(x, [n, FEATURES], labels);
-}
+const synthetic = (n: number, seed: number): TensorDataset => signQuadrants(n, seed, { features: FEATURES, truthSeed: 99 });
 
 function mlp(seed: number, backend: string): Sequential {
   const r = new Random(seed);

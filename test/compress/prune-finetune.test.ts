@@ -7,6 +7,7 @@ import {
   train,
 } from '@minnow/compress';
 import { expectMinnowError } from '../helpers/reference.js';
+import { signQuadrants } from '../helpers/synthetic.js';
 
 /**
  * Masked training on the shared loop: the step hooks run where they say; pruned weights stay
@@ -22,18 +23,7 @@ beforeAll(async () => {
 const FEATURES = 8;
 const CLASSES = 4;
 
-/** 8-D Gaussian inputs, 4 classes from the signs of two fixed projections. */
-function synthetic(n: number, seed: number): TensorDataset {
-  const r = new Random(seed);
-  const x = Float32Array.from({ length: n * FEATURES }, () => r.normal());
-  const truth = new Random(99);
-  const w = Array.from({ length: 2 * FEATURES }, () => truth.normal());
-  const labels = Int32Array.from({ length: n }, (_, i) => {
-    const z = [0, 1].map((k) => w.slice(k * FEATURES, (k + 1) * FEATURES).reduce((a, v, j) => a + v * x[i * FEATURES + j], 0));
-    return 2 * (z[0] > 0 ? 1 : 0) + (z[1] > 0 ? 1 : 0);
-  });
-  return new TensorDataset(x, [n, FEATURES], labels);
-}
+const synthetic = (n: number, seed: number): TensorDataset => signQuadrants(n, seed, { features: FEATURES, truthSeed: 99 });
 
 function mlp(seed: number, hidden = 64): Sequential {
   const r = new Random(seed);
