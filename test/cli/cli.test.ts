@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EXIT, runCli, type Output } from '@minnow/cli';
+import { EXIT, runCli } from '@minnow/cli';
+import { collector } from '../helpers/cli-output.js';
 
-function collector() {
-  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
-  const output: Output = {
-    line: (t) => out.lines.push(t),
-    json: (v) => out.documents.push(v),
-    error: (t) => out.errors.push(t),
-  };
-  return { out, output };
-}
 
 describe('minnow CLI', () => {
   it('backends --json lists js, wasm and gpu with what each really runs as', async () => {

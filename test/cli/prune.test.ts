@@ -11,7 +11,8 @@ import { train } from '@minnow/compress';
 import { DataType, GraphBuilder, attr, exportModule, readModel, tensorValueInfo, tensorValues, writeModel, type ModelProto, type TensorProto } from '@minnow/onnx';
 import { serializeNpy } from '@minnow/formats';
 import type { Tensor } from '@minnow/core';
-import { EXIT, runCli, type Output } from '@minnow/cli';
+import { EXIT, runCli } from '@minnow/cli';
+import { collector } from '../helpers/cli-output.js';
 
 /**
  * `minnow prune` end to end through runCli: models built (and one trained) with minnow and the real
@@ -21,11 +22,6 @@ import { EXIT, runCli, type Output } from '@minnow/cli';
 
 const HELLO_DEEPA = 'node_modules/openwakeword-js/models/hello_deepa.onnx';
 
-function collector() {
-  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
-  const output: Output = { line: (t) => out.lines.push(t), json: (v) => out.documents.push(v), error: (t) => out.errors.push(t) };
-  return { out, output };
-}
 
 async function prune(argv: string[]): Promise<{ code: number; lines: string[]; errors: string[]; doc: PruneDoc }> {
   const { out, output } = collector();

