@@ -307,7 +307,14 @@ describe('quantizeOnnx: dynamic and static', () => {
     const [feeds] = randomFeeds(10, 1, [2, 8]);
     const got = (await runOrt(q, feeds)).output;
     expect(relativeError(got, (await runOrt(m, feeds)).output)).toBeLessThan(0.02);
-    expect(maxAbsDiff(runMinnow(q, feeds).output, got)).toBeLessThan(1e-5);
+    // minnow and onnxruntime sum the first MatMul in different orders, so a value of 'r' can land
+    // on the other side of a rounding boundary: one uint16 code of 'r' (its range widened 2x by
+    // the default margin), which moves an output by at most that step times a column of |W2|.
+    const rRange = r.get('r')!;
+    const rStep = (2 * (Math.max(0, ...rRange.max) - Math.min(0, ...rRange.min))) / 65535;
+    const w2 = tensorValues(initializer(m, 'W2')!) as Float32Array;
+    const column = Math.max(...[0, 1, 2].map((j) => [0, 1, 2, 3, 4, 5].reduce((a, i) => a + Math.abs(w2[i * 3 + j]), 0)));
+    expect(maxAbsDiff(runMinnow(q, feeds).output, got)).toBeLessThanOrEqual(rStep * column * 1.01 + 1e-6);
   });
 });
 

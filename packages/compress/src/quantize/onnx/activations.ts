@@ -24,6 +24,16 @@ const CODES: Readonly<Record<ActivationType, { readonly onnx: number; readonly m
 
 export const isSixteenBit = (type: ActivationType): boolean => type === 'uint16' || type === 'int16';
 
+/**
+ * How far calibrated ranges are widened by default: 2x for 16-bit codes, none for 8-bit. A value
+ * past the calibrated range is clipped, an error that is systematic and can be as large as the
+ * value itself, while a wider range only coarsens the step. With 65,536 codes, one bit of
+ * resolution spent on headroom leaves steps far below what any float op downstream resolves, and
+ * a recurrent model fed audio louder (or a state larger) than calibration saw keeps its outputs;
+ * with 256 codes the step is the larger error, so 8-bit ranges stay as calibrated.
+ */
+export const defaultActivationMargin = (type: ActivationType): number => (isSixteenBit(type) ? 2 : 1);
+
 /** Per-tensor affine parameters of one activation. */
 export interface ActivationParams {
   readonly scale: number;
@@ -46,6 +56,8 @@ export class ActivationQuantizer {
     private readonly ranges: ReadonlyMap<string, TensorRange>,
     private readonly names: NameSource,
     readonly type: ActivationType,
+    /** Each calibrated range's ends are multiplied by this (>= 1) before the scale is chosen. */
+    readonly margin: number = defaultActivationMargin(type),
   ) {}
 
   /** Whether a range was calibrated for `name` (static quantization needs one for every activation input). */
@@ -53,11 +65,11 @@ export class ActivationQuantizer {
     return this.ranges.has(name);
   }
 
-  /** The per-tensor parameters for `name` from its calibrated range. */
+  /** The per-tensor parameters for `name` from its calibrated range, widened by the margin. */
   params(name: string): ActivationParams {
     const range = this.ranges.get(name)!;
-    const lo = Math.min(0, ...range.min);
-    const hi = Math.max(0, ...range.max);
+    const lo = this.margin * Math.min(0, ...range.min);
+    const hi = this.margin * Math.max(0, ...range.max);
     if (this.type === 'uint8' || this.type === 'int8') {
       const perTensor: TensorRange = { min: Float32Array.of(lo), max: Float32Array.of(hi), granularity: { kind: 'tensor' } };
       const params = quantParams(perTensor, { type: this.type, symmetric: false, granularity: { kind: 'tensor' } }, []);

@@ -2,7 +2,7 @@ import { MinnowError } from '@minnow/core';
 import type { GraphProto, ModelProto, NodeProto } from '@minnow/onnx';
 import type { LayerReport, TensorRange } from '../types.js';
 import type { WeightClipping, WeightRounding } from '../weight-rounding.js';
-import { ActivationQuantizer, isSixteenBit, type ActivationType } from './activations.js';
+import { ActivationQuantizer, defaultActivationMargin, isSixteenBit, type ActivationType } from './activations.js';
 import { correctBias } from './bias-correction.js';
 import { dynamicUnsupported, rewriteDynamic } from './dynamic.js';
 import { foldBatchNorms } from './fold-batchnorm.js';
@@ -34,6 +34,13 @@ export interface QuantizeOnnxOptions extends SelectionOptions {
   readonly activationRanges?: ReadonlyMap<string, TensorRange>;
   /** Static: the activations' type (default uint8, affine; 16-bit needs opset 21). */
   readonly activationType?: ActivationType;
+  /**
+   * Static: each calibrated activation range is widened by this factor (>= 1, about zero) before
+   * its scale is chosen, as headroom for values calibration did not see. Default 2 for 16-bit
+   * activations (one of their 16 bits; clipping costs far more than the coarser step) and 1 for
+   * 8-bit ones (whose step is the larger error).
+   */
+  readonly activationMargin?: number;
   /** Static: 'qdq' (default: QuantizeLinear/DequantizeLinear around float ops) or 'qop' (QLinearConv, QLinearMatMul, MatMulInteger). */
   readonly format?: 'qdq' | 'qop';
   /** Nodes (by name) whose weights only are quantized, whatever the mode: for layers whose inputs do not take 8 bits well. */
@@ -77,6 +84,8 @@ function checkOptions(options: QuantizeOnnxOptions): void {
   if (options.activationType !== undefined && !['uint8', 'int8', 'uint16', 'int16'].includes(options.activationType)) {
     throw new MinnowError('INVALID_ARGUMENT', `quantize: activation type '${String(options.activationType)}' is not uint8, int8, uint16 or int16`);
   }
+  const margin = options.activationMargin;
+  if (margin !== undefined && !(margin >= 1 && Number.isFinite(margin))) throw new MinnowError('INVALID_ARGUMENT', `quantize: activationMargin must be a finite number >= 1, got ${margin}`);
   if (options.weightMethod !== undefined && options.weightMethod !== 'minmax' && options.weightMethod !== 'mse') {
     throw new MinnowError('INVALID_ARGUMENT', `quantize: weightMethod '${String(options.weightMethod)}' is not minmax or mse`);
   }
@@ -187,7 +196,8 @@ export function quantizeOnnx(model: ModelProto, options: QuantizeOnnxOptions): Q
   const replaced = new Set<string>();
   if (options.foldBatchNorm ?? true) for (const name of foldBatchNorms(out, names).replaced) replaced.add(name);
   const weights = new WeightStore(names);
-  const activations = options.mode === 'static' ? new ActivationQuantizer(options.activationRanges!, names, options.activationType ?? 'uint8') : undefined;
+  const activationType = options.activationType ?? 'uint8';
+  const activations = options.mode === 'static' ? new ActivationQuantizer(options.activationRanges!, names, activationType, options.activationMargin ?? defaultActivationMargin(activationType)) : undefined;
   let opset = 0;
   let opsetWhy = '';
   const require = (version: number, why: string): void => {
