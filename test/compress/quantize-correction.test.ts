@@ -6,7 +6,7 @@ import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '@minnow/nn
 import {
   AttributeType, DataType, OnnxSession, exportModule, makeTensor, tensorValues, writeModel, type AttributeProto, type ModelProto, type TensorProto,
 } from '@minnow/onnx';
-import { calibrateLayerInputs, calibrateOnnx, equalizeOnnx, LayerStatistics, quantizeOnnx, type QuantScheme } from '@minnow/compress';
+import { calibrateLayerInputs, calibrateOnnx, equalizeOnnx, LayerStatistics, quantizeOnnx, quantLimits, type QuantScheme } from '@minnow/compress';
 import { graph, model as makeModel, node, valueInfo } from '../onnx/build.js';
 import { expectMinnowError } from '../helpers/reference.js';
 import { outputShift, roundWeight, type InputMoments } from '../../packages/compress/src/quantize/weight-rounding.js';
@@ -171,6 +171,9 @@ describe('roundWeight', () => {
     { type: 'int4', symmetric: true, granularity: { kind: 'axis', axis: 0 } },
     { type: 'int8', symmetric: true, granularity: { kind: 'tensor' } },
     { type: 'int4', symmetric: true, granularity: { kind: 'block', axis: 1, blockSize: 16 } },
+    // Affine: a zero point per scale (codes -128..127 and -8..7).
+    { type: 'int8', symmetric: false, granularity: { kind: 'block', axis: 1, blockSize: 16 } },
+    { type: 'int4', symmetric: false, granularity: { kind: 'axis', axis: 0 } },
   ];
 
   it('MSE clipping is never worse than min-max in the error it minimises (the weights\', or the output\'s given input moments)', () => {
@@ -215,8 +218,8 @@ describe('roundWeight', () => {
       for (const xs of [calibration.xs, heldOut]) {
         expect(outputError(values, dequantized(gptq, index), m, k, xs)).toBeLessThan(0.8 * outputError(values, dequantized(nearest, index), m, k, xs));
       }
-      const limit = scheme.type === 'int8' ? 127 : 7;
-      expect(gptq.codes.every((q) => Math.abs(q) <= limit)).toBe(true);
+      const { qmin, qmax } = quantLimits(scheme);
+      expect(gptq.codes.every((q) => q >= qmin && q <= qmax)).toBe(true);
     }
   });
 
@@ -306,7 +309,8 @@ describe('quantizeOnnx: bias correction, MSE clipping and GPTQ', () => {
     const reference = await runOrt(cnn, feeds[0]);
     const errors: number[] = [];
     for (const mode of [{ mode: 'static' as const, activationRanges: ranges }, { mode: 'static' as const, activationRanges: ranges, format: 'qop' as const }, { mode: 'dynamic' as const }]) {
-      for (const extra of [{}, { weightMethod: 'mse' as const, weightRounding: 'gptq' as const, biasCorrection: true, layerStatistics: stats }]) {
+      const affine = mode.mode === 'static' && !('format' in mode) ? [{ affineWeights: true, granularity: 16, weightRounding: 'gptq' as const, layerStatistics: stats }] : [];
+      for (const extra of [{}, { weightMethod: 'mse' as const, weightRounding: 'gptq' as const, biasCorrection: true, layerStatistics: stats }, ...affine]) {
         const { model, report } = quantizeOnnx(cnn, { ...mode, ...extra });
         expect(report.filter((r) => r.precision === 'float')).toEqual([]);
         expect(report.filter((r) => r.reason !== undefined && /not applied|skipped/.test(r.reason))).toEqual([]);
@@ -333,6 +337,9 @@ describe('quantizeOnnx: bias correction, MSE clipping and GPTQ', () => {
     expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', weightRounding: 'gptq' }), 'INVALID_ARGUMENT', 'layerStatistics');
     expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', biasCorrection: true }), 'INVALID_ARGUMENT', 'layerStatistics');
     expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', weightMethod: 'kl' as 'mse' }), 'INVALID_ARGUMENT', 'weightMethod');
+    expectMinnowError(() => quantizeOnnx(m, { mode: 'dynamic', affineWeights: true }), 'INVALID_ARGUMENT', 'affineWeights', "'dynamic'");
+    expectMinnowError(() => quantizeOnnx(m, { mode: 'static', activationRanges: new Map(), format: 'qop', affineWeights: true }), 'INVALID_ARGUMENT', 'affineWeights', "'qop'");
+    expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', affineWeights: 'yes' as never }), 'INVALID_ARGUMENT', 'affineWeights');
     expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', weightRounding: 'adaround' as 'gptq' }), 'INVALID_ARGUMENT', 'weightRounding');
     expectMinnowError(() => quantizeOnnx(m, { mode: 'weight-only', layerStatistics: {} as LayerStatistics }), 'INVALID_ARGUMENT', 'calibrateLayerInputs');
     const stats = await calibrateLayerInputs(m, biasFeeds(new Random(8), 2));

@@ -204,13 +204,15 @@ describe('quantizeOnnx: weight-only', () => {
     }
   });
 
-  it('onnxruntime dequantizes what is stored, for random weights in every weight scheme: within half a step of the float weight', async () => {
+  it('onnxruntime dequantizes what is stored, for random weights in every weight scheme (symmetric and affine): within half a step of the float weight', async () => {
     await fc.assert(fc.asyncProperty(
       fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 12 }),
       fc.constantFrom<QuantizeOnnxOptions['granularity']>('per-channel', 'per-tensor', 16, 32), fc.constantFrom<'int8' | 'int4'>('int8', 'int4'),
-      async (seed, k, n, granularity, weights) => {
+      fc.boolean(), fc.double({ min: -4, max: 4, noNaN: true }),
+      async (seed, k, n, granularity, weights, affine, lean) => {
         const rng = new Random(seed);
-        const w = Float32Array.from({ length: k * n }, () => (rng.uniform() < 0.1 ? 0 : rng.normal() * 3));
+        // Weights that lean to one side by `lean`, where an affine grid has the finer step.
+        const w = Float32Array.from({ length: k * n }, () => (rng.uniform() < 0.1 ? 0 : rng.normal() * 3 + lean));
         // Output W itself: Identity reads the dequantized weight, so the graph's output is it.
         const m = makeModel(graph({
           node: [node('MatMul', ['input', 'W'], ['y']), node('Identity', ['W'], ['w_out'])],
@@ -218,7 +220,7 @@ describe('quantizeOnnx: weight-only', () => {
           input: [valueInfo('input', DataType.FLOAT, [1, k])],
           output: [valueInfo('y', DataType.FLOAT, [1, n]), valueInfo('w_out', DataType.FLOAT, [k, n])],
         }));
-        const { model: q } = quantizeOnnx(m, { mode: 'weight-only', weights, granularity });
+        const { model: q } = quantizeOnnx(m, { mode: 'weight-only', weights, granularity, affineWeights: affine });
         const dqNode = q.graph!.node.find((x) => x.opType === 'DequantizeLinear')!;
         q.graph!.node.push(node('Identity', [dqNode.output[0]], ['dequantized']));
         q.graph!.output.push(valueInfo('dequantized', DataType.FLOAT, [k, n]));
@@ -229,9 +231,15 @@ describe('quantizeOnnx: weight-only', () => {
         // Against the shared scheme: the same scales, and each value within half a step.
         const g = typeof granularity === 'number' ? { kind: 'block' as const, axis: 0, blockSize: granularity }
           : granularity === 'per-tensor' ? { kind: 'tensor' as const } : { kind: 'axis' as const, axis: 1 };
-        const params = quantParams(rangeOf(w, [k, n], g), { type: weights, symmetric: true, granularity: g }, [k, n]);
+        const params = quantParams(rangeOf(w, [k, n], g), { type: weights, symmetric: !affine, granularity: g }, [k, n]);
         const codes = tensorValues(initializer(q, dqNode.input[0])!) as Int8Array;
         expect(Array.from(dequantizeValues(codes, params, [k, n]))).toEqual(Array.from(fromOrt));
+        // Affine weights carry their zero points (DequantizeLinear's third input) and never a coarser step than symmetric ones.
+        expect(dqNode.input.length === 3).toBe(affine && params.zeroPoint.some((z) => z !== 0));
+        if (affine) {
+          const symmetric = quantParams(rangeOf(w, [k, n], g), { type: weights, symmetric: true, granularity: g }, [k, n]);
+          params.scale.forEach((sc, i) => expect(sc).toBeLessThanOrEqual(symmetric.scale[i] * (1 + 1e-6)));
+        }
         const scaleOf = (i: number): number => params.scale[params.scale.length === 1 ? 0 : g.kind === 'axis' ? i % n : Math.floor(Math.floor(i / n) / (g as { blockSize: number }).blockSize) * n + (i % n)];
         for (let i = 0; i < w.length; i++) expect(Math.abs(fromOrt[i] - w[i])).toBeLessThanOrEqual(scaleOf(i) / 2 + 1e-6 * Math.abs(w[i]));
       },

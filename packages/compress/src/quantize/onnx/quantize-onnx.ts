@@ -84,6 +84,9 @@ function checkOptions(options: QuantizeOnnxOptions): void {
   if (options.activationType !== undefined && !['uint8', 'int8', 'uint16', 'int16'].includes(options.activationType)) {
     throw new MinnowError('INVALID_ARGUMENT', `quantize: activation type '${String(options.activationType)}' is not uint8, int8, uint16 or int16`);
   }
+  if (options.affineWeights && (options.mode === 'dynamic' || options.format === 'qop')) {
+    throw new MinnowError('INVALID_ARGUMENT', `quantize: affineWeights is for the QDQ and weight-only forms; ${options.mode === 'dynamic' ? "mode 'dynamic'" : "format 'qop'"} writes integer ops (ConvInteger, QLinearConv ...) that take symmetric weights`);
+  }
   const margin = options.activationMargin;
   if (margin !== undefined && !(margin >= 1 && Number.isFinite(margin))) throw new MinnowError('INVALID_ARGUMENT', `quantize: activationMargin must be a finite number >= 1, got ${margin}`);
   if (options.weightMethod !== undefined && options.weightMethod !== 'minmax' && options.weightMethod !== 'mse') {

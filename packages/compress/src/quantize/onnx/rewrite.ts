@@ -26,6 +26,8 @@ export interface WeightChoice {
   readonly perChannel: boolean;
   /** Blocked along the reduction axis (int4 default 32; int8 only when asked). */
   readonly blockSize: number | undefined;
+  /** A zero point per scale (affine) instead of a grid symmetric about 0. */
+  readonly affine: boolean;
 }
 
 /** What a rewrite did, for the report (the node's own name and op are added by the caller). */
@@ -43,7 +45,7 @@ export interface RewriteResult {
 export function weightScheme(layout: WeightLayout, choice: WeightChoice): QuantScheme {
   return {
     type: choice.precision,
-    symmetric: true,
+    symmetric: !choice.affine,
     granularity: weightGranularity(layout, choice.perChannel, choice.blockSize),
   };
 }

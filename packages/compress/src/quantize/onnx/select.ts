@@ -24,6 +24,14 @@ export interface SelectionOptions {
   readonly weights?: 'int8' | 'int4';
   /** 'per-channel' (int8 default), 'per-tensor', or a block size (int4 default 32) along the reduction axis. */
   readonly granularity?: WeightGranularityOption;
+  /**
+   * Affine weights: each scale (channel or block) gets its own zero point and the grid spans the
+   * slice's own [min, max] instead of [-absmax, absmax] (default false: symmetric, zero point 0).
+   * A slice whose values lean to one side gets up to twice the resolution, for one zero point
+   * byte per scale; QDQ and weight-only forms only (the integer ops of 'dynamic' and 'qop' take
+   * symmetric weights).
+   */
+  readonly affineWeights?: boolean;
 }
 
 export const DEFAULT_OPS: readonly string[] = ['Conv', 'MatMul', 'Gemm'];
@@ -47,15 +55,16 @@ export function checkSelectionOptions(options: SelectionOptions): void {
   for (const [name, p] of Object.entries(options.precision ?? {})) {
     if (p !== 'float' && p !== 'int8' && p !== 'int4') throw new MinnowError('INVALID_ARGUMENT', `quantize: precision '${String(p)}' for node '${name}' is not float, int8 or int4`);
   }
+  if (options.affineWeights !== undefined && typeof options.affineWeights !== 'boolean') throw new MinnowError('INVALID_ARGUMENT', `quantize: affineWeights must be true or false, got ${JSON.stringify(options.affineWeights)}`);
   for (const op of options.ops ?? []) {
     if (typeof op !== 'string' || op === '') throw new MinnowError('INVALID_ARGUMENT', `quantize: ops must be op type names, got ${JSON.stringify(op)}`);
   }
 }
 
-export function weightChoice(precision: 'int8' | 'int4', granularity: WeightGranularityOption | undefined): WeightChoice {
-  if (typeof granularity === 'number') return { precision, perChannel: false, blockSize: granularity };
-  if (granularity === undefined && precision === 'int4') return { precision, perChannel: false, blockSize: DEFAULT_INT4_BLOCK };
-  return { precision, perChannel: granularity !== 'per-tensor', blockSize: undefined };
+export function weightChoice(precision: 'int8' | 'int4', granularity: WeightGranularityOption | undefined, affine = false): WeightChoice {
+  if (typeof granularity === 'number') return { precision, perChannel: false, blockSize: granularity, affine };
+  if (granularity === undefined && precision === 'int4') return { precision, perChannel: false, blockSize: DEFAULT_INT4_BLOCK, affine };
+  return { precision, perChannel: granularity !== 'per-tensor', blockSize: undefined, affine };
 }
 
 /** What to do with `node`. */
@@ -72,5 +81,5 @@ export function selectNode(node: NodeProto, options: SelectionOptions): Selectio
   if (!WEIGHT_OPS.has(op) && !ACTIVATION_OPS.has(op)) return { kind: 'float', reason: `minnow does not quantize ${op}${domain ? ` (domain ${domain})` : ''}` };
   if (!wanted && override === undefined) return { kind: 'ignore' };
   const precision = override ?? options.weights ?? 'int8';
-  return { kind: 'quantize', choice: weightChoice(precision, options.granularity), weightOps: WEIGHT_OPS.has(op) };
+  return { kind: 'quantize', choice: weightChoice(precision, options.granularity, options.affineWeights ?? false), weightOps: WEIGHT_OPS.has(op) };
 }
