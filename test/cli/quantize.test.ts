@@ -79,6 +79,7 @@ describe('minnow quantize', () => {
       [['--calibrate', calib, '--format', 'qop', '--method', 'percentile'], 'static uint8 activations, qop'],
       [['--weights', 'int4', '--block', '32'], 'int4 weights in blocks of 32'],
       [['--activations', 'dynamic'], 'dynamic activations'],
+      [['--calibrate', calib, '--activation-type', 'uint16', '--affine-weights', '--block', '16', '--activation-margin', '1.5'], 'static uint16 activations, qdq'],
     ];
     for (const [i, [flags, says]] of cases.entries()) {
       const out = join(dir, `q${i}.onnx`);
@@ -156,6 +157,8 @@ describe('minnow quantize', () => {
       [['quantize', input, '-o', out, '--calibrate', calib, '--budget', 'lots'], "--budget 'lots'"],
       [['quantize', input, '-o', out, '--calibrate', calib, '--method', 'magic'], "--method 'magic'"],
       [['quantize', input, '-o', out, '--precision', 'x=int2'], "precision 'int2'"],
+      [['quantize', input, '-o', out, '--calibrate', calib, '--activation-margin', '0.5'], "--activation-margin '0.5'"],
+      [['quantize', input, '-o', out, '--activations', 'dynamic', '--affine-weights'], 'affineWeights is for the QDQ and weight-only forms'],
       [['quantize', input, '-o', join(dir, 'out.txt')], 'must be an .onnx file'],
       [['quantize', poisoned, '-o', out], 'NaN'],
       [['quantize', input, '-o', out, '--calibrate', badCalib], 'Infinity'],

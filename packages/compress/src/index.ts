@@ -31,7 +31,7 @@ export {
   calibrateLayerInputs, equalizeOnnx, LayerStatistics, type EqualizedPair, type EqualizeOptions, type LayerStatisticsOptions,
 } from './quantize/onnx/index.js';
 export {
-  DEFAULT_INT4_BLOCK, DEFAULT_OPS, quantizeOnnx, type ActivationType, type QuantizeMode, type QuantizeOnnxOptions, type QuantizeOnnxResult,
+  DEFAULT_INT4_BLOCK, DEFAULT_OPS, defaultActivationMargin, quantizeOnnx, type ActivationType, type QuantizeMode, type QuantizeOnnxOptions, type QuantizeOnnxResult,
   type SelectionOptions, type WeightGranularityOption,
 } from './quantize/onnx/index.js';
 export {

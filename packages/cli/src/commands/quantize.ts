@@ -26,6 +26,8 @@ interface QuantizeCommandOptions {
   block?: string;
   activations?: string;
   activationType: string;
+  activationMargin?: string;
+  affineWeights?: boolean;
   calibrate?: string;
   method: string;
   format: string;
@@ -70,6 +72,13 @@ function budgetOf(text: string): { maxRelativeError: number } | { minSqnrDb: num
   return sqnr ? { minSqnrDb: value } : { maxRelativeError: value };
 }
 
+/** --activation-margin: a factor >= 1 that widens every calibrated activation range. */
+function marginOf(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 1) throw bad(`--activation-margin '${text}': expected a factor of at least 1, such as 2`);
+  return value;
+}
+
 /** The quantizeOnnx options the flags describe (ranges added later for static). */
 function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
   const weights = oneOf('--weights', options.weights, ['int8', 'int4'] as const);
@@ -94,6 +103,8 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
     ...(granularity === undefined ? {} : { granularity }),
     format: oneOf('--format', options.format, ['qdq', 'qop'] as const),
     activationType: oneOf('--activation-type', options.activationType, ['uint8', 'int8', 'uint16', 'int16'] as const),
+    ...(options.activationMargin === undefined ? {} : { activationMargin: marginOf(options.activationMargin) }),
+    ...(options.affineWeights ? { affineWeights: true } : {}),
     ...(ops ? { ops } : {}),
     ...(nodes ? { nodes } : {}),
     exclude: list(options.exclude),
@@ -128,6 +139,8 @@ export function registerQuantizeCommand(program: Command, output: Output): void 
     .option('--block <n>', 'one weight scale per n weights along the reduction axis (opset 21; the int4 default is 32)')
     .option('--activations <static|dynamic|none>', 'static: calibrated ranges (needs --calibrate); dynamic: quantized at run time; none: weight-only (default: static with --calibrate, else none)')
     .option('--activation-type <type>', 'static activations: uint8, int8, or 16-bit uint16/int16 (opset 21)', 'uint8')
+    .option('--activation-margin <factor>', 'widen calibrated activation ranges by this factor, so louder inputs than the calibration data are not clipped (default 2 for 16-bit activations, 1 for 8-bit)')
+    .option('--affine-weights', 'a zero point per weight channel or block (QDQ and weight-only forms): finer steps for weights that are not centred on zero')
     .option('--calibrate <dir>', 'calibration inputs: one sub-folder per batch holding <input>.npy for each model input, or, for a one-input model, one .npy per batch')
     .option('--method <name>', 'calibration: minmax, moving-average, percentile, entropy or mse', 'minmax')
     .option('--format <qdq|qop>', 'qdq: QuantizeLinear/DequantizeLinear around float ops; qop: QLinearConv, QLinearMatMul, MatMulInteger', 'qdq')
