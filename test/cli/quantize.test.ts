@@ -80,6 +80,8 @@ describe('minnow quantize', () => {
       [['--weights', 'int4', '--block', '32'], 'int4 weights in blocks of 32'],
       [['--activations', 'dynamic'], 'dynamic activations'],
       [['--calibrate', calib, '--activation-type', 'uint16', '--affine-weights', '--block', '16', '--activation-margin', '1.5'], 'static uint16 activations, qdq'],
+      [['--calibrate', calib, '--activations', 'none', '--rounding', 'gptq', '--bias-correction'], 'int8 weights per channel (GPTQ-rounded, bias-corrected), float activations'],
+      [['--calibrate', calib, '--weight-method', 'mse', '--rounding', 'gptq'], 'int8 weights per channel (MSE scales, GPTQ-rounded), static uint8 activations'],
     ];
     for (const [i, [flags, says]] of cases.entries()) {
       const out = join(dir, `q${i}.onnx`);
@@ -102,7 +104,7 @@ describe('minnow quantize', () => {
     expect(doc.layers.map((l) => [l.precision, l.reason ?? ''])).toEqual([['float', 'excluded'], ['int8', '']]);
   });
 
-  it('Silero VAD: static int8 from batch sub-folders (input, state, sr), more than 3.5x smaller, runs in onnxruntime', async () => {
+  it('Silero VAD: static int8 GPTQ-rounded from batch sub-folders (input, state, sr), more than 3.5x smaller, runs in onnxruntime', async () => {
     const dir = workdir();
     const calib = join(dir, 'calib');
     const rng = new Random(8);
@@ -115,11 +117,13 @@ describe('minnow quantize', () => {
     }
     const out = join(dir, 'silero-int8.onnx');
     const { out: o, output } = collector();
-    expect(await runCli(['quantize', SILERO, '-o', out, '--calibrate', calib, '--backend', 'js'], output), o.errors.join('\n')).toBe(EXIT.ok);
+    expect(await runCli(['quantize', SILERO, '-o', out, '--calibrate', calib, '--rounding', 'gptq', '--backend', 'js'], output), o.errors.join('\n')).toBe(EXIT.ok);
     const ratio = Number(/: (\d+\.\d+)x smaller/.exec(o.lines[0])![1]);
     expect(ratio).toBeGreaterThan(3.5);
     // The 8 kHz branch was not calibrated: its layers are weight-only and say so.
     expect(o.lines.join('\n')).toContain("weight-only: no calibrated range for its input 'unsqueeze_3'");
+    // ... and GPTQ, which needs what their inputs looked like, says it fell back to rounding to nearest.
+    expect(o.lines.join('\n')).toContain("weight-only: no calibrated range for its input 'relu_5'; GPTQ not applied: calibration never reached it");
     const got = await runsInOrt(out, {
       input: new ort.Tensor('float32', new Float32Array(576), [1, 576]),
       state: new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]),
@@ -159,6 +163,10 @@ describe('minnow quantize', () => {
       [['quantize', input, '-o', out, '--precision', 'x=int2'], "precision 'int2'"],
       [['quantize', input, '-o', out, '--calibrate', calib, '--activation-margin', '0.5'], "--activation-margin '0.5'"],
       [['quantize', input, '-o', out, '--activations', 'dynamic', '--affine-weights'], 'affineWeights is for the QDQ and weight-only forms'],
+      [['quantize', input, '-o', out, '--rounding', 'gptq'], '--rounding gptq needs --calibrate'],
+      [['quantize', input, '-o', out, '--bias-correction'], '--bias-correction needs --calibrate'],
+      [['quantize', input, '-o', out, '--calibrate', calib, '--rounding', 'stochastic'], "--rounding 'stochastic'"],
+      [['quantize', input, '-o', out, '--calibrate', calib, '--activations', 'none'], '--calibrate is for static activations'],
       [['quantize', input, '-o', join(dir, 'out.txt')], 'must be an .onnx file'],
       [['quantize', poisoned, '-o', out], 'NaN'],
       [['quantize', input, '-o', out, '--calibrate', badCalib], 'Infinity'],

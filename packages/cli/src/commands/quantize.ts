@@ -5,7 +5,7 @@ import { MinnowError } from '@minnow/core';
 import { OnnxSession, type Feed, type ModelProto } from '@minnow/onnx';
 import { loadModel, saveModel } from '@minnow/onnx/node';
 import {
-  calibrateOnnx, formatLayerTable, layerTotals, mixedPrecision, quantizeOnnx, type CalibrationMethod, type LayerReport, type QuantizeOnnxOptions,
+  calibrateLayerInputs, calibrateOnnx, formatLayerTable, layerTotals, mixedPrecision, quantizeOnnx, type CalibrationMethod, type LayerReport, type QuantizeOnnxOptions,
 } from '@minnow/compress';
 import { npyCalibrationBatches } from '@minnow/compress/node';
 import { useBackend } from '../backends.js';
@@ -28,6 +28,9 @@ interface QuantizeCommandOptions {
   activationType: string;
   activationMargin?: string;
   affineWeights?: boolean;
+  rounding: string;
+  weightMethod: string;
+  biasCorrection?: boolean;
   calibrate?: string;
   method: string;
   format: string;
@@ -92,8 +95,14 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
   else if (options.perTensor) granularity = 'per-tensor';
   const activations = oneOf('--activations', options.activations ?? (options.calibrate ? 'static' : 'none'), ['static', 'dynamic', 'none'] as const);
   if (activations === 'static' && options.calibrate === undefined) throw bad('--activations static needs --calibrate <dir of .npy> to measure the activation ranges');
-  if (activations !== 'static' && options.calibrate !== undefined && options.budget === undefined) {
-    throw bad(`--calibrate is for static activations (or --budget); with --activations ${activations} it would not be used`);
+  const weightRounding = oneOf('--rounding', options.rounding, ['nearest', 'gptq'] as const);
+  const weightMethod = oneOf('--weight-method', options.weightMethod, ['minmax', 'mse'] as const);
+  const usesLayerInputs = weightRounding === 'gptq' || options.biasCorrection === true;
+  if (usesLayerInputs && options.calibrate === undefined) {
+    throw bad(`${weightRounding === 'gptq' ? '--rounding gptq' : '--bias-correction'} needs --calibrate <dir of .npy>: it works from what each layer's input looked like on those batches`);
+  }
+  if (activations !== 'static' && options.calibrate !== undefined && options.budget === undefined && !usesLayerInputs && weightMethod === 'minmax') {
+    throw bad(`--calibrate is for static activations, --budget, --rounding gptq, --weight-method mse or --bias-correction; with --activations ${activations} alone it would not be used`);
   }
   const ops = options.ops === undefined ? undefined : list([options.ops]);
   const nodes = options.nodes === undefined ? undefined : list([options.nodes]);
@@ -105,6 +114,9 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
     activationType: oneOf('--activation-type', options.activationType, ['uint8', 'int8', 'uint16', 'int16'] as const),
     ...(options.activationMargin === undefined ? {} : { activationMargin: marginOf(options.activationMargin) }),
     ...(options.affineWeights ? { affineWeights: true } : {}),
+    weightRounding,
+    weightMethod,
+    ...(options.biasCorrection ? { biasCorrection: true } : {}),
     ...(ops ? { ops } : {}),
     ...(nodes ? { nodes } : {}),
     exclude: list(options.exclude),
@@ -141,6 +153,9 @@ export function registerQuantizeCommand(program: Command, output: Output): void 
     .option('--activation-type <type>', 'static activations: uint8, int8, or 16-bit uint16/int16 (opset 21)', 'uint8')
     .option('--activation-margin <factor>', 'widen calibrated activation ranges by this factor, so louder inputs than the calibration data are not clipped (default 2 for 16-bit activations, 1 for 8-bit)')
     .option('--affine-weights', 'a zero point per weight channel or block (QDQ and weight-only forms): finer steps for weights that are not centred on zero')
+    .option('--rounding <nearest|gptq>', 'how weights are rounded: nearest, or gptq (each rounding error compensated in the weights not yet rounded, from the layer inputs seen on --calibrate)', 'nearest')
+    .option('--weight-method <minmax|mse>', 'weight scales: minmax (absolute maximum), or mse (the clipped range with the least squared error, at the layer output when --calibrate is given)', 'minmax')
+    .option('--bias-correction', "subtract each layer's mean output shift caused by its quantized weights from its bias (needs --calibrate)")
     .option('--calibrate <dir>', 'calibration inputs: one sub-folder per batch holding <input>.npy for each model input, or, for a one-input model, one .npy per batch')
     .option('--method <name>', 'calibration: minmax, moving-average, percentile, entropy or mse', 'minmax')
     .option('--format <qdq|qop>', 'qdq: QuantizeLinear/DequantizeLinear around float ops; qop: QLinearConv, QLinearMatMul, MatMulInteger', 'qdq')
@@ -162,13 +177,18 @@ export function registerQuantizeCommand(program: Command, output: Output): void 
       const method = oneOf('--method', options.method, ['minmax', 'moving-average', 'percentile', 'entropy', 'mse'] as const) as CalibrationMethod;
       const base = quantizeOptions(options);
       const model = await loadModel(input);
-      const needsData = base.mode === 'static' || options.budget !== undefined;
+      const layerInputs = base.weightRounding === 'gptq' || base.biasCorrection === true || (base.weightMethod === 'mse' && options.calibrate !== undefined);
+      const needsData = base.mode === 'static' || options.budget !== undefined || layerInputs;
       if (needsData && options.calibrate === undefined) throw bad('--budget needs --calibrate <dir of .npy>: its batches are the inputs the error is measured on');
       if (needsData) await useBackend(options.backend);
       let quantize: QuantizeOnnxOptions = base;
       if (base.mode === 'static') {
         const ranges = await calibrateOnnx(model, batchesFrom(options.calibrate!, model, options.backend), { method, backend: options.backend });
-        quantize = { ...base, activationRanges: ranges };
+        quantize = { ...quantize, activationRanges: ranges };
+      }
+      if (layerInputs) {
+        const layerStatistics = await calibrateLayerInputs(model, batchesFrom(options.calibrate!, model, options.backend), { backend: options.backend });
+        quantize = { ...quantize, layerStatistics };
       }
       let result: { model: ModelProto; report: readonly LayerReport[] };
       let budget: Record<string, unknown> | undefined;
@@ -201,5 +221,11 @@ export function registerQuantizeCommand(program: Command, output: Output): void 
 function describe(options: QuantizeOnnxOptions): string {
   const weights = `${options.weights ?? 'int8'} weights ${typeof options.granularity === 'number' ? `in blocks of ${options.granularity}` : options.granularity ?? (options.weights === 'int4' ? 'in blocks of 32' : 'per channel')}`;
   const activations = options.mode === 'static' ? `static ${options.activationType ?? 'uint8'} activations, ${options.format ?? 'qdq'}` : options.mode === 'dynamic' ? 'dynamic activations' : 'float activations';
-  return `${weights}, ${activations}`;
+  const rounding = [
+    options.affineWeights && 'affine',
+    options.weightMethod === 'mse' && 'MSE scales',
+    options.weightRounding === 'gptq' && 'GPTQ-rounded',
+    options.biasCorrection && 'bias-corrected',
+  ].filter(Boolean).join(', ');
+  return `${weights}${rounding ? ` (${rounding})` : ''}, ${activations}`;
 }

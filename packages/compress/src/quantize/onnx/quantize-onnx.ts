@@ -106,6 +106,12 @@ function checkOptions(options: QuantizeOnnxOptions): void {
   checkSelectionOptions(options);
 }
 
+/** `result` with `note` put before the notes it already has (how its weight was rounded ...), none dropped. */
+function withNote(result: RewriteResult, note: string | undefined): RewriteResult {
+  if (note === undefined) return result;
+  return { ...result, note: result.note ? `${note}; ${result.note}` : note };
+}
+
 /** The rewrite context's rounding, when anything but min-max round-to-nearest is asked for (or statistics are given). */
 function roundingOf(options: QuantizeOnnxOptions): RewriteContext['rounding'] {
   const clipping = options.weightMethod ?? 'minmax';
@@ -132,8 +138,7 @@ function rewriteNode(node: NodeProto, choice: WeightChoice, weightOp: boolean, c
   const layout = found.layout;
   const weightOnly = (note?: string): RewriteResult => {
     require(dequantizeOpset(choice), choice.precision === 'int4' ? 'int4 weights' : choice.blockSize ? 'blocked weights' : 'per-channel weights');
-    const result = rewriteQdq(node, layout, choice, ctx, false);
-    return note ? { ...result, note } : result;
+    return withNote(rewriteQdq(node, layout, choice, ctx, false), note);
   };
   if (options.mode === 'weight-only' || (options.mode === 'static' && !staticMode)) return weightOnly();
   if (options.mode === 'dynamic') {
@@ -154,7 +159,7 @@ function rewriteNode(node: NodeProto, choice: WeightChoice, weightOp: boolean, c
       return rewriteQOperator(node, layout, choice, ctx);
     }
     require(Math.max(13, dequantizeOpset(choice)), 'QDQ with per-channel weights');
-    return { ...rewriteQdq(node, layout, choice, ctx, true), note: `QDQ form: ${why}` };
+    return withNote(rewriteQdq(node, layout, choice, ctx, true), `QDQ form: ${why}`);
   }
   require(Math.max(choice.perChannel ? 13 : 10, dequantizeOpset(choice)), choice.precision === 'int4' ? 'int4 weights' : 'per-channel weights');
   return rewriteQdq(node, layout, choice, ctx, true);
