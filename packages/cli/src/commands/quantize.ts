@@ -96,17 +96,12 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
   const activations = oneOf('--activations', options.activations ?? (options.calibrate ? 'static' : 'none'), ['static', 'dynamic', 'none'] as const);
   if (activations === 'static' && options.calibrate === undefined) throw bad('--activations static needs --calibrate <dir of .npy> to measure the activation ranges');
   const weightRounding = oneOf('--rounding', options.rounding, ['nearest', 'gptq'] as const);
-  const weightMethod = oneOf('--weight-method', options.weightMethod, ['minmax', 'mse'] as const);
-  const usesLayerInputs = weightRounding === 'gptq' || options.biasCorrection === true;
-  if (usesLayerInputs && options.calibrate === undefined) {
+  if ((weightRounding === 'gptq' || options.biasCorrection) && options.calibrate === undefined) {
     throw bad(`${weightRounding === 'gptq' ? '--rounding gptq' : '--bias-correction'} needs --calibrate <dir of .npy>: it works from what each layer's input looked like on those batches`);
-  }
-  if (activations !== 'static' && options.calibrate !== undefined && options.budget === undefined && !usesLayerInputs && weightMethod === 'minmax') {
-    throw bad(`--calibrate is for static activations, --budget, --rounding gptq, --weight-method mse or --bias-correction; with --activations ${activations} alone it would not be used`);
   }
   const ops = options.ops === undefined ? undefined : list([options.ops]);
   const nodes = options.nodes === undefined ? undefined : list([options.nodes]);
-  return {
+  const quantize: QuantizeOnnxOptions = {
     mode: activations === 'none' ? 'weight-only' : activations,
     weights,
     ...(granularity === undefined ? {} : { granularity }),
@@ -115,7 +110,7 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
     ...(options.activationMargin === undefined ? {} : { activationMargin: marginOf(options.activationMargin) }),
     ...(options.affineWeights ? { affineWeights: true } : {}),
     weightRounding,
-    weightMethod,
+    weightMethod: oneOf('--weight-method', options.weightMethod, ['minmax', 'mse'] as const),
     ...(options.biasCorrection ? { biasCorrection: true } : {}),
     ...(ops ? { ops } : {}),
     ...(nodes ? { nodes } : {}),
@@ -125,6 +120,15 @@ function quantizeOptions(options: QuantizeCommandOptions): QuantizeOnnxOptions {
     foldBatchNorm: options.foldBatchnorm,
     keepMetadata: options.keepMetadata ?? false,
   };
+  if (activations !== 'static' && options.calibrate !== undefined && options.budget === undefined && !usesLayerInputs(quantize, options.calibrate)) {
+    throw bad(`--calibrate is for static activations, --budget, --rounding gptq, --weight-method mse or --bias-correction; with --activations ${activations} alone it would not be used`);
+  }
+  return quantize;
+}
+
+/** Whether the weights are rounded from what each layer's input looked like (GPTQ, bias correction; MSE scales when there is data). */
+function usesLayerInputs(options: QuantizeOnnxOptions, calibrate: string | undefined): boolean {
+  return options.weightRounding === 'gptq' || options.biasCorrection === true || (options.weightMethod === 'mse' && calibrate !== undefined);
 }
 
 /** Calibration batches from the folder, for the model's inputs (read lazily, one batch at a time). */
@@ -177,7 +181,7 @@ export function registerQuantizeCommand(program: Command, output: Output): void 
       const method = oneOf('--method', options.method, ['minmax', 'moving-average', 'percentile', 'entropy', 'mse'] as const) as CalibrationMethod;
       const base = quantizeOptions(options);
       const model = await loadModel(input);
-      const layerInputs = base.weightRounding === 'gptq' || base.biasCorrection === true || (base.weightMethod === 'mse' && options.calibrate !== undefined);
+      const layerInputs = usesLayerInputs(base, options.calibrate);
       const needsData = base.mode === 'static' || options.budget !== undefined || layerInputs;
       if (needsData && options.calibrate === undefined) throw bad('--budget needs --calibrate <dir of .npy>: its batches are the inputs the error is measured on');
       if (needsData) await useBackend(options.backend);
